@@ -1,0 +1,1 @@
+"""The HTTP API (Falcon WSGI): tenant schedules, runs and health."""

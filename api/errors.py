@@ -1,0 +1,48 @@
+"""Every error leaves the API as JSON: {"error": {"status", "title", "message", "details"?}}."""
+
+from __future__ import annotations
+
+import logging
+
+import falcon
+
+from app.errors import NotFound, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+    body = {"status": exc.status_code, "title": exc.title, "message": exc.description or exc.title}
+    details = getattr(exc, "details", None)
+    if details:
+        body["details"] = details
+    resp.media = {"error": body}
+    resp.content_type = falcon.MEDIA_JSON
+
+
+class Unprocessable(falcon.HTTPUnprocessableEntity):
+    def __init__(self, error: ValidationError):
+        super().__init__(title="Invalid schedule", description=str(error))
+        self.details = error.errors
+
+
+def handle_validation(req, resp, exc: ValidationError, params) -> None:
+    raise Unprocessable(exc)
+
+
+def handle_not_found(req, resp, exc: NotFound, params) -> None:
+    raise falcon.HTTPNotFound(title="Not found", description=str(exc))
+
+
+def handle_unexpected(req, resp, exc: Exception, params) -> None:
+    if isinstance(exc, falcon.HTTPError):
+        raise exc
+    log.exception("unhandled error", extra={"event": "http_500", "path": req.path, "method": req.method})
+    raise falcon.HTTPInternalServerError(title="Internal error", description="unexpected error; see the logs")
+
+
+def install(app: falcon.App) -> None:
+    app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(ValidationError, handle_validation)
+    app.add_error_handler(NotFound, handle_not_found)
+    app.set_error_serializer(serialize_error)

@@ -1,0 +1,1 @@
+"""One module per resource: parse the request, call a service, shape the response."""

@@ -1,0 +1,93 @@
+"""Settings read once from the environment (12-factor) and passed to whoever needs them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Repository root; the default SQLite file lives under ``var/`` here.
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Used when DATABASE_URL is unset: a SQLite file that git ignores.
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'tenantcron.db'}"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _normalize_database_url(url: str) -> str:
+    # PaaS add-ons hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the service.
+
+    Parameters:
+      database_url: SQLAlchemy URL of the database holding schedules, runs and the job store.
+      redis_url: URL of the Redis used as Dramatiq broker and change-signal channel.
+      port: port of the web process.
+      web_concurrency: gunicorn worker processes.
+      log_level: root log level name.
+      webhook_secret: key of the HMAC-SHA256 signature on webhook deliveries.
+      webhook_timeout: seconds a webhook delivery may take.
+      catchup_window: seconds after its fire time within which a late fire still runs;
+        older fires are recorded as missed.
+      reconcile_interval: seconds between the clock's full reconciliations (the safety net
+        behind change signals).
+      leader_ttl: seconds the clock's leader lock lives without renewal.
+      namespace: prefix of every Redis key the service writes (Dramatiq's queues included).
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    port: int = 8000
+    web_concurrency: int = 2
+    log_level: str = "INFO"
+    webhook_secret: str = "dev-secret-change-me"
+    webhook_timeout: float = 10.0
+    catchup_window: int = 300
+    reconcile_interval: int = 30
+    leader_ttl: int = 10
+    namespace: str = "dramatiq"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            database_url=_normalize_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            redis_url=env.get("REDIS_URL") or None,
+            port=_int(env, "PORT", 8000),
+            web_concurrency=_int(env, "WEB_CONCURRENCY", 2),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            webhook_secret=env.get("WEBHOOK_SECRET") or "dev-secret-change-me",
+            webhook_timeout=float(_int(env, "WEBHOOK_TIMEOUT", 10)),
+            catchup_window=_int(env, "CATCHUP_WINDOW", 300),
+            reconcile_interval=_int(env, "RECONCILE_INTERVAL", 30),
+            leader_ttl=_int(env, "LEADER_TTL", 10),
+            namespace=env.get("REDIS_NAMESPACE") or "dramatiq",
+        )
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise ConfigError(
+                "REDIS_URL is not set. Point it at your Redis (redis://host:6379/0), "
+                "or start the service with bin/run, which supplies an embedded Redis."
+            )
+        return self.redis_url

@@ -1,0 +1,117 @@
+"""Tables. Alembic migrations create them; this module describes them for queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+#: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """An instant: stored in UTC, always returned timezone-aware in UTC (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where an instant is expected")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: One row per tenant schedule: the truth the clock reconciles from.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("job", String(100), nullable=False),
+    Column("cron", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("payload", Text, nullable=False, default="{}"),
+    Column("paused", Boolean, nullable=False, default=False),
+    # Schedules sharing a trigger (pattern + zone) share one clock job; see app.cron.trigger_key.
+    Column("trigger_key", String(64), nullable=False),
+    # Fires before this instant do not belong to the schedule (created, moved or resumed later).
+    Column("active_since", UTCDateTime, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "key", name="uq_schedules_tenant_key"),
+    Index("ix_schedules_trigger_key", "trigger_key"),
+    Index("ix_schedules_job", "job"),
+)
+
+#: One row per (schedule, fire time): the unique key is what makes a run happen at most once.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule_id", Id, ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(128), nullable=False),
+    Column("fire_time", UTCDateTime, nullable=False),
+    Column("triggered_by", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(100)),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("lease_until", UTCDateTime),
+    Column("duration_ms", Integer),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("schedule_id", "fire_time", name="uq_runs_schedule_fire_time"),
+    Index("ix_runs_tenant_fire_time", "tenant_id", "fire_time"),
+    Index("ix_runs_status", "status"),
+)
+
+#: APScheduler 3's SQLAlchemyJobStore table, declared here so Alembic owns the schema
+#: and the job store's own create_all is a no-op. Only the clock writes it.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    metadata,
+    Column("id", String(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
+
+#: Run states. queued/retrying/running are open; the rest are terminal.
+RUN_STATUSES = ("queued", "running", "retrying", "succeeded", "failed", "skipped", "missed")

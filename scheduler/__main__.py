@@ -1,0 +1,7 @@
+"""``python -m scheduler``: the clock process."""
+
+import sys
+
+from scheduler.clock import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The clock: leader election, APScheduler with the SQLAlchemy job store, change signals, reconcile."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+
+import redis
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from app.config import Settings
+from app.db import make_engine
+from app.dispatch import Dispatcher
+from app.signals import CHANNEL
+from scheduler.fire import FanOut, FanOutAborted, FireExecutor
+from scheduler.leader import LeaderLock
+from scheduler.reconcile import Reconciler
+
+log = logging.getLogger(__name__)
+
+#: Redis key the leader refreshes so operators (and /ready) can see the clock is alive.
+HEARTBEAT_KEY = "tenantcron:clock:heartbeat"
+
+
+class Clock:
+    """The clock process.
+
+    Parameters:
+      settings: the service settings.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.engine = make_engine(settings.database_url)
+        self.redis = redis.Redis.from_url(settings.require_redis_url(), health_check_interval=30)
+        self.lock = LeaderLock(self.redis, settings.leader_ttl)
+        self.scheduler: BackgroundScheduler | None = None
+
+    def request_stop(self, *_args) -> None:
+        log.info("stop requested", extra={"event": "clock_stopping"})
+        self.stopping.set()
+
+    def _abort(self, exc: FanOutAborted) -> None:
+        # Leave the job store untouched so the next clock redoes this fire; runs are claimed once.
+        log.error(
+            "fan-out aborted by shutdown; the next clock re-fires it",
+            extra={"event": "fanout_aborted", "trigger_key": exc.args[0]},
+        )
+        logging.shutdown()
+        os._exit(3)
+
+    def _build_scheduler(self) -> BackgroundScheduler:
+        fan_out = FanOut(
+            self.engine, Dispatcher(self.redis, self.settings.namespace), self.settings.catchup_window, self.stopping
+        )
+        return BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=self.engine, tablename="apscheduler_jobs")},
+            executors={"default": FireExecutor(fan_out, self._abort)},
+            timezone="UTC",
+        )
+
+    def _wait_for_leadership(self) -> bool:
+        announced = False
+        while not self.stopping.is_set():
+            try:
+                if self.lock.acquire():
+                    log.info("leader", extra={"event": "clock_leader"})
+                    return True
+                if not announced:
+                    log.info("standby: another clock is leader", extra={"event": "clock_standby"})
+                    announced = True
+            except redis.RedisError as exc:
+                log.warning("redis unreachable", extra={"event": "redis_unreachable", "error": str(exc)})
+            self.stopping.wait(1.0)
+        return False
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT. Returns the process exit code."""
+        if not self._wait_for_leadership():
+            return 0
+        self.scheduler = self._build_scheduler()
+        reconciler = Reconciler(self.engine, self.scheduler, self.settings.catchup_window)
+        self.scheduler.start(paused=True)
+        reconciler.full()
+        self.scheduler.resume()
+        log.info("clock started", extra={"event": "clock_started", "triggers": len(self.scheduler.get_jobs())})
+        code = self._loop(reconciler)
+        self.scheduler.shutdown(wait=True)
+        try:
+            self.lock.release()
+        except redis.RedisError:
+            pass
+        log.info("clock stopped", extra={"event": "clock_stopped"})
+        return code
+
+    def _loop(self, reconciler: Reconciler) -> int:
+        pubsub = None
+        next_full = time.monotonic() + self.settings.reconcile_interval
+        renew_every = max(self.settings.leader_ttl / 3, 0.5)
+        next_renew = time.monotonic() + renew_every
+        held_until = time.monotonic() + self.settings.leader_ttl
+        while not self.stopping.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(CHANNEL)
+                    reconciler.full()  # signals sent while unsubscribed
+                message = pubsub.get_message(timeout=0.5)
+                if message and message.get("type") == "message":
+                    keys = json.loads(message["data"]).get("trigger_keys", [])
+                    reconciler.apply(keys)
+                now = time.monotonic()
+                if now >= next_renew:
+                    if not self.lock.renew():
+                        log.error("leadership lost", extra={"event": "clock_leadership_lost"})
+                        return 1
+                    held_until = now + self.settings.leader_ttl
+                    next_renew = now + renew_every
+                    self.redis.set(
+                        HEARTBEAT_KEY,
+                        json.dumps({"at": time.time(), "pid": os.getpid()}),
+                        ex=max(self.settings.leader_ttl * 3, 30),
+                    )
+                if now >= next_full:
+                    reconciler.full()
+                    next_full = now + self.settings.reconcile_interval
+            except redis.RedisError as exc:
+                log.warning("redis error in clock loop", extra={"event": "redis_unreachable", "error": str(exc)})
+                pubsub = None
+                if time.monotonic() > held_until:
+                    # Another clock may have taken over: stop firing rather than fire twice.
+                    log.error(
+                        "leadership expired while Redis was unreachable", extra={"event": "clock_leadership_lost"}
+                    )
+                    return 1
+                self.stopping.wait(0.5)
+            except Exception:
+                log.exception("clock loop error", extra={"event": "clock_loop_error"})
+                self.stopping.wait(1.0)
+        return 0
+
+
+def main() -> int:
+    from app.logs import configure
+
+    settings = Settings.from_env()
+    configure(settings.log_level, "clock")
+    clock = Clock(settings)
+    signal.signal(signal.SIGTERM, clock.request_stop)
+    signal.signal(signal.SIGINT, clock.request_stop)
+    return clock.run()
