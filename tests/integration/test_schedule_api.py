@@ -1,0 +1,149 @@
+"""The schedule API through falcon.testing, on a real database and Redis."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from falcon import testing
+
+from api.app import create_app
+from app.cron import trigger_key
+from app.signals import CHANNEL
+
+WEBHOOK = {"job": "webhook", "cron": "0 */6 * * *", "payload": {"url": "https://example.test/hook"}}
+
+
+@pytest.fixture
+def client(settings, db, redis_client) -> testing.TestClient:
+    return testing.TestClient(create_app(settings, engine=db.engine, redis_client=redis_client))
+
+
+def test_put_creates_then_replaces_idempotently(client) -> None:
+    created = client.simulate_put("/v1/tenants/42/schedules/products", json=WEBHOOK)
+    assert created.status_code == 201
+    body = created.json
+    assert body["tenant_id"] == "42" and body["key"] == "products" and body["version"] == 1
+    assert body["cron"] == "0 */6 * * *" and body["timezone"] == "UTC"
+    next_fire = datetime.fromisoformat(body["next_fire_at"])
+    assert next_fire > datetime.now(UTC) and next_fire.hour % 6 == 0 and next_fire.minute == 0
+
+    replayed = client.simulate_put("/v1/tenants/42/schedules/products", json=WEBHOOK)
+    assert replayed.status_code == 200
+    assert replayed.json["id"] == body["id"] and replayed.json["version"] == 2
+
+    changed = client.simulate_put(
+        "/v1/tenants/42/schedules/products", json={**WEBHOOK, "cron": "@hourly", "timezone": "Europe/Berlin"}
+    )
+    assert changed.status_code == 200
+    assert changed.json["cron"] == "0 * * * *" and changed.json["timezone"] == "Europe/Berlin"
+    assert client.simulate_get("/v1/tenants/42/schedules/products").json["cron"] == "0 * * * *"
+
+
+def test_put_publishes_a_change_signal(client, redis_client) -> None:
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(CHANNEL)
+    pubsub.get_message(timeout=1)
+    client.simulate_put("/v1/tenants/7/schedules/orders", json=WEBHOOK)
+    message = pubsub.get_message(timeout=2)
+    assert message is not None
+    keys = json.loads(message["data"])["trigger_keys"]
+    assert keys == [trigger_key("0 */6 * * *", "UTC")]
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"cron": "* * * * *"}, "job"),
+        ({"job": "webhook", "payload": {"url": "https://x.test"}}, "cron"),
+        ({**WEBHOOK, "job": "nope"}, "job"),
+        ({**WEBHOOK, "cron": "61 * * * *"}, "cron"),
+        ({**WEBHOOK, "cron": "* * * *"}, "cron"),
+        ({**WEBHOOK, "timezone": "Mars/Olympus"}, "timezone"),
+        ({**WEBHOOK, "payload": {}}, "payload"),
+        ({**WEBHOOK, "payload": {"url": "ftp://x"}}, "payload"),
+        ({**WEBHOOK, "paused": "yes"}, "paused"),
+        ({**WEBHOOK, "colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, doc, field) -> None:
+    response = client.simulate_put("/v1/tenants/42/schedules/products", json=doc)
+    assert response.status_code == 422
+    details = response.json["error"]["details"]
+    assert field in [d["field"] for d in details], details
+    assert all(d["message"] for d in details)
+    assert client.simulate_get("/v1/tenants/42/schedules/products").status_code == 404
+
+
+def test_malformed_json_and_non_object_bodies_are_4xx(client) -> None:
+    assert client.simulate_put("/v1/tenants/42/schedules/p", body="{nope").status_code == 400
+    response = client.simulate_put("/v1/tenants/42/schedules/p", json=[1, 2])
+    assert response.status_code == 422 and response.json["error"]["details"][-1]["field"] == "body"
+
+
+def test_bad_tenant_or_key_in_path_is_422(client) -> None:
+    response = client.simulate_put("/v1/tenants/-bad/schedules/p", json=WEBHOOK)
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json["error"]["details"]] == ["tenant_id"]
+
+
+def test_get_and_delete_unknown_schedule_are_404_json(client) -> None:
+    for method in (client.simulate_get, client.simulate_delete):
+        response = method("/v1/tenants/42/schedules/missing")
+        assert response.status_code == 404
+        assert "missing" in response.json["error"]["message"]
+
+
+def test_delete_removes(client) -> None:
+    client.simulate_put("/v1/tenants/42/schedules/p", json=WEBHOOK)
+    assert client.simulate_delete("/v1/tenants/42/schedules/p").status_code == 204
+    assert client.simulate_get("/v1/tenants/42/schedules/p").status_code == 404
+
+
+def test_list_filters_and_paginates_with_a_cursor(client) -> None:
+    for tenant in ("a", "b"):
+        for i in range(5):
+            doc = WEBHOOK if i % 2 == 0 else {"job": "noop", "cron": f"{i} * * * *"}
+            client.simulate_put(f"/v1/tenants/{tenant}/schedules/s{i}", json=doc)
+
+    seen, cursor = [], None
+    while True:
+        params = {"tenant": "a", "limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = client.simulate_get("/v1/schedules", params=params).json
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [s["key"] for s in seen] == [f"s{i}" for i in range(5)]
+    assert {s["tenant_id"] for s in seen} == {"a"}
+    assert all(s["next_fire_at"] for s in seen)
+
+    noop = client.simulate_get("/v1/schedules", params={"job": "noop"}).json["items"]
+    assert sorted((s["tenant_id"], s["key"]) for s in noop) == [("a", "s1"), ("a", "s3"), ("b", "s1"), ("b", "s3")]
+
+    tenant_b = client.simulate_get("/v1/tenants/b/schedules").json["items"]
+    assert len(tenant_b) == 5 and {s["tenant_id"] for s in tenant_b} == {"b"}
+
+    bad = client.simulate_get("/v1/schedules", params={"limit": "0"})
+    assert bad.status_code == 422
+
+
+def test_paused_schedule_has_no_next_fire(client) -> None:
+    response = client.simulate_put("/v1/tenants/42/schedules/p", json={**WEBHOOK, "paused": True})
+    assert response.json["paused"] is True and response.json["next_fire_at"] is None
+
+
+def test_health_reports_database_and_redis(client) -> None:
+    response = client.simulate_get("/health")
+    assert response.status_code == 200
+    assert response.json["checks"] == {"database": {"ok": True}, "redis": {"ok": True}}
+
+
+def test_health_is_503_when_redis_is_unreachable(settings, db) -> None:
+    import redis
+
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    client = testing.TestClient(create_app(settings, engine=db.engine, redis_client=dead))
+    response = client.simulate_get("/health")
+    assert response.status_code == 503
+    assert response.json["checks"]["redis"]["ok"] is False
+    assert response.json["checks"]["database"]["ok"] is True
