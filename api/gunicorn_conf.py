@@ -1,0 +1,29 @@
+"""gunicorn settings for the web process: bind to $PORT, $WEB_CONCURRENCY workers, JSON logs."""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+graceful_timeout = 20  # a PaaS allows 30 s between SIGTERM and SIGKILL
+timeout = 30
+accesslog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+_json = {
+    "()": "pythonjsonlogger.json.JsonFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+    "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+    "static_fields": {"process": "web"},
+    "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": _json},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+    "root": {"handlers": ["stderr"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
+}

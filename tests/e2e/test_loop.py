@@ -1,0 +1,145 @@
+"""The whole loop with every real part: the Procfile's release, web (gunicorn), worker (dramatiq) and clock
+processes, a real Redis, a real database, and a local HTTP server receiving the webhooks."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import ROOT
+from tests.conftest import BACKENDS
+from tests.helpers import WebhookReceiver, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    """Procfile processes started like a PaaS starts them, each in its own process group."""
+
+    def __init__(self, env: dict[str, str], logs: Path):
+        self.env = env
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def run(self, name: str, timeout: float = 120) -> None:
+        subprocess.run(["bash", "-c", procfile()[name]], cwd=ROOT, env=self.env, check=True, timeout=timeout)
+
+    def start(self, name: str) -> None:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        self.running[name] = subprocess.Popen(
+            ["bash", "-c", "exec " + procfile()[name]],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop_all(self, grace: float = 30) -> dict[str, tuple[int | None, float]]:
+        """SIGTERM every process group, as a PaaS does; report (exit code, seconds to exit)."""
+        started = time.monotonic()
+        for proc in self.running.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        results = {}
+        for name, proc in self.running.items():
+            try:
+                proc.wait(timeout=max(0.1, grace - (time.monotonic() - started)))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                results[name] = (None, grace)
+                continue
+            results[name] = (proc.returncode, time.monotonic() - started)
+        return results
+
+    def output(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+
+@pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True)
+def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire(
+    fresh_database_url: str, redis_url: str, redis_client, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "DATABASE_URL": fresh_database_url,
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "WORKER_PROCESSES": "2",
+        "WORKER_THREADS": "2",
+        "WEBHOOK_SECRET": "e2e-secret",
+    }
+    procs = Processes(env, tmp_path)
+    procs.run("release")
+    base = f"http://127.0.0.1:{port}"
+    with WebhookReceiver() as receiver:
+        for name in ("web", "worker", "clock"):
+            procs.start(name)
+        try:
+            wait_for(lambda: _get(f"{base}/health") == 200, timeout=30, what="web /health")
+            doc = {"job": "webhook", "cron": "*/2 * * * * *", "payload": {"url": receiver.url}}
+            created = httpx.put(f"{base}/v1/tenants/42/schedules/ping", json=doc)
+            assert created.status_code == 201, created.text
+            wait_for(lambda: len(receiver.requests) >= 3, timeout=30, what="three webhook deliveries")
+            paused = httpx.put(f"{base}/v1/tenants/42/schedules/ping", json={**doc, "paused": True})
+            assert paused.status_code == 200 and paused.json()["paused"] is True
+
+            def settled() -> list[dict] | None:
+                items = httpx.get(f"{base}/v1/tenants/42/schedules/ping/runs").json()["items"]
+                done = items and all(r["status"] == "succeeded" for r in items)
+                return items if done and len(items) == len(receiver.requests) else None
+
+            runs = wait_for(settled, timeout=15, what="every run recorded as succeeded")
+            time.sleep(2.5)  # a paused schedule fires no more
+            assert len(receiver.requests) == len(runs)
+        finally:
+            results = procs.stop_all()
+
+    deliveries = collections.Counter(r["json"]["fire_time"] for r in receiver.requests)
+    assert max(deliveries.values()) == 1, f"a fire was delivered twice: {deliveries}"
+    assert sorted(deliveries) == sorted(r["fire_time"] for r in runs)
+    assert all(int(t[17:19]) % 2 == 0 for t in deliveries), "fires must fall on even seconds"
+    assert all(r["attempts"] == 1 and r["triggered_by"] == "scheduled" for r in runs)
+
+    for name, (code, seconds) in results.items():
+        assert code == 0, f"{name} exited with {code}:\n{procs.output(name)[-3000:]}"
+        assert seconds < 30, f"{name} took {seconds:.1f}s to stop"
+    for name in ("web", "worker", "clock"):
+        for line in procs.output(name).splitlines():
+            json.loads(line)  # every log line of every process is one JSON object
+
+
+def _get(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
