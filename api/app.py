@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.resources.health import HealthResource
+from api.resources.preview import PreviewResource
 from api.resources.schedules import (
     ScheduleResource,
     ScheduleRunsResource,
@@ -35,6 +36,7 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     app.add_route("/health", HealthResource(engine, redis_client))
+    app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
     app.add_route("/v1/tenants/{tenant_id}/schedules", TenantSchedulesResource(schedules))
     app.add_route("/v1/tenants/{tenant_id}/schedules/{key}", ScheduleResource(schedules))

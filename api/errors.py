@@ -20,14 +20,16 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTP
     resp.content_type = falcon.MEDIA_JSON
 
 
-class Unprocessable(falcon.HTTPUnprocessableEntity):
+class InvalidInput(falcon.HTTPBadRequest):
+    """400 with one {field, message} detail per problem."""
+
     def __init__(self, error: ValidationError):
-        super().__init__(title="Invalid schedule", description=str(error))
+        super().__init__(title="Invalid input", description=str(error))
         self.details = error.errors
 
 
 def handle_validation(req, resp, exc: ValidationError, params) -> None:
-    raise Unprocessable(exc)
+    raise InvalidInput(exc)
 
 
 def handle_not_found(req, resp, exc: NotFound, params) -> None:

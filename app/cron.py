@@ -8,6 +8,7 @@ and the key under which schedules sharing a trigger are grouped.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,22 +51,6 @@ class CronError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
-
-
-@dataclass(frozen=True)
-class CronSpec:
-    """A validated pattern in a zone: what a clock job fires on."""
-
-    expression: str
-    timezone: str
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return zone_info(self.timezone)
-
-    @property
-    def key(self) -> str:
-        return trigger_key(self.expression, self.timezone)
 
 
 def normalize(pattern: str) -> str:
@@ -123,18 +108,139 @@ def normalize(pattern: str) -> str:
 def zone_info(name: str) -> ZoneInfo:
     """The IANA zone called ``name``; raises CronError for an unknown one."""
     if not isinstance(name, str) or not name or name != name.strip():
-        raise CronError(f"time zone {name!r} is not an IANA zone name such as 'UTC' or 'Europe/Berlin'")
+        raise CronError(
+            f"time zone {name!r} is not an IANA zone name such as 'UTC' or 'Europe/Berlin'", field="timezone"
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise CronError(
-            f"unknown time zone {name!r}; use an IANA name such as 'UTC', 'America/New_York' or 'Europe/Berlin'"
+            f"unknown time zone {name!r}; use an IANA name such as 'UTC', 'America/New_York' or 'Europe/Berlin'",
+            field="timezone",
         ) from None
 
 
-def trigger_key(expression: str, timezone: str) -> str:
-    """A short stable key shared by every schedule with the same canonical pattern and zone."""
-    return hashlib.sha1(f"cron|{expression}|{timezone}".encode()).hexdigest()[:20]
+def trigger_key(expression: str, timezone: str, offset: int = 0) -> str:
+    """A short stable key shared by every schedule with the same canonical pattern, zone and offset."""
+    text = f"cron|{expression}|{timezone}" + (f"|+{offset}" if offset else "")
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+#: Longest interval an ``every`` schedule may have.
+MAX_EVERY = 366 * 86400
+
+
+def parse_every(text: str) -> int:
+    """Seconds in a duration such as ``90s``, ``15m``, ``6h``, ``1d`` or ``1h30m``; raises CronError."""
+    if not isinstance(text, str) or not text.strip():
+        raise CronError("every must be a duration such as '90s', '15m', '6h' or '1h30m'", field="every")
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise CronError(f"every {text!r} is not a duration such as '90s', '15m', '6h' or '1h30m'", field="every")
+    seconds = sum(int(n) * _UNIT[u] for n, u in parts)
+    if not 1 <= seconds <= MAX_EVERY:
+        raise CronError(f"every {text!r} must be between 1s and 366d", field="every")
+    return seconds
+
+
+def format_every(seconds: int) -> str:
+    """The shortest duration text for ``seconds`` (``5400`` -> ``1h30m``)."""
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """When a schedule fires: a cron pattern in a zone, or an interval; shifted by ``offset`` seconds.
+
+    Intervals are aligned to the Unix epoch (as BullMQ's ``every`` is), so every schedule with the
+    same interval and offset shares one trigger.
+
+    Parameters:
+      cron: canonical pattern (from ``normalize``), or None for an interval.
+      every: interval in seconds, or None for a pattern.
+      timezone: IANA zone of the pattern's wall clock.
+      offset: seconds every fire is shifted by (stagger).
+    """
+
+    cron: str | None
+    every: int | None
+    timezone: str = "UTC"
+    offset: int = 0
+
+    @property
+    def key(self) -> str:
+        if self.cron is not None:
+            return trigger_key(self.cron, self.timezone, self.offset)
+        return hashlib.sha1(f"every|{self.every}|+{self.offset}".encode()).hexdigest()[:20]
+
+    def next_fire(self, after: datetime, *, inclusive: bool = False) -> datetime | None:
+        """The first fire strictly after ``after`` (or at it, when ``inclusive``)."""
+        shift = timedelta(seconds=self.offset)
+        if self.every is None:
+            base = next_fire(self.cron, self.timezone, after - shift, inclusive=inclusive)
+            return base + shift if base else None
+        span = self.every * 1_000_000
+        micros = _epoch_micros(after) - self.offset * 1_000_000
+        steps = -(-micros // span) if inclusive else micros // span + 1
+        return _EPOCH + timedelta(microseconds=steps * span + self.offset * 1_000_000)
+
+    def next_fires(self, after: datetime, count: int) -> list[datetime]:
+        out: list[datetime] = []
+        while len(out) < count:
+            fire = self.next_fire(after)
+            if fire is None:
+                break
+            out.append(fire)
+            after = fire
+        return out
+
+    def period(self) -> int:
+        """Seconds between fires (the smallest gap, for irregular patterns)."""
+        return self.every if self.every is not None else _cron_period(self.cron, self.timezone)
+
+    def staggered(self, tenant_id: str) -> TriggerSpec:
+        """This trigger shifted by a deterministic, tenant-derived offset within its period.
+
+        Tenants sharing ``0 */6 * * *`` spread over 360 distinct minutes; second-level patterns and
+        intervals that are not whole minutes spread by the second.
+        """
+        period = self.period()
+        unit = 1 if (self.cron and len(self.cron.split()) == 6) or period % 60 else 60
+        slots = max(period // unit, 1)
+        digest = int.from_bytes(hashlib.sha256(tenant_id.encode()).digest()[:8], "big")
+        return TriggerSpec(self.cron, self.every, self.timezone, (digest % slots) * unit)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=4096)
+def _cron_period(expression: str, timezone: str) -> int:
+    fires = next_fires(expression, timezone, datetime(2026, 1, 5, tzinfo=UTC), 64)
+    gaps = [int((b - a).total_seconds()) for a, b in zip(fires, fires[1:], strict=False)]
+    return min(gaps) if gaps else 86400 * 365
+
+
+def _epoch_micros(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def jitter_delay(schedule_id: int, fire_time: datetime, jitter: int) -> int:
+    """Seconds (0..jitter) a fire is delayed by: deterministic per schedule and fire time."""
+    if jitter <= 0:
+        return 0
+    digest = hashlib.sha256(f"{schedule_id}|{fire_time.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (jitter + 1)
 
 
 def _iterate(expression: str, timezone: str, after: datetime) -> Iterator[datetime]:

@@ -20,12 +20,14 @@ from datetime import datetime
 
 import redis
 
+from app.cron import jitter_delay
+
 #: Messages per MULTI/EXEC batch.
 BATCH_SIZE = 5_000
 
 _MESSAGE = (
     '{"queue_name":"%s","actor_name":"%s","args":[],"kwargs":{"schedule_id":%d,"tenant_id":%s,'
-    '"key":%s,"fire_time":"%s","triggered_by":"%s","payload":%s},"options":{"redis_message_id":"%s"},'
+    '"key":%s,"fire_time":"%s","triggered_by":"%s","payload":%s},"options":{"redis_message_id":"%s"%s},'
     '"message_id":"%s","message_timestamp":%d}'
 )
 
@@ -39,6 +41,7 @@ class Fire:
     key: str
     job: str
     payload_json: str
+    jitter: int = 0
 
 
 def message_id(schedule_id: int, fire_time: datetime) -> str:
@@ -73,10 +76,13 @@ class Dispatcher:
     ) -> int:
         """Enqueue one message per fire. ``routes`` maps job name -> (queue, actor). Returns the count.
 
+        A fire with jitter goes to the queue's delay queue, due at fire time + its jitter delay.
+
         Raises redis.RedisError when Redis fails; a batch is all or nothing, so a caller that retries
         re-sends at most whole batches (and a repeated message is harmless: runs are claimed once).
         """
         when = fire_time_text(fire_time)
+        fire_ms = int(fire_time.timestamp() * 1000)
         stamp = fire_time.strftime("%Y%m%dT%H%M%S")
         attempt = uuid.uuid4().hex[:12]  # keeps Redis ids unique if the caller re-sends a batch
         pending: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -89,6 +95,12 @@ class Dispatcher:
                 continue
             queue, actor = route
             rid = f"{attempt}-{fire.schedule_id}"
+            eta = ""
+            delay = jitter_delay(fire.schedule_id, fire_time, fire.jitter) if fire.jitter else 0
+            if delay:
+                # Dramatiq's delay queue: a worker moves it to ``queue`` once eta has passed.
+                queue = f"{queue}.DQ"
+                eta = f',"eta":{fire_ms + delay * 1000}'
             pending[queue].append(
                 (
                     rid,
@@ -103,6 +115,7 @@ class Dispatcher:
                         triggered_by,
                         fire.payload_json,
                         rid,
+                        eta,
                         f"{fire.schedule_id}@{stamp}",
                         now_ms,
                     ),

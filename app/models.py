@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -63,11 +64,26 @@ schedules = Table(
     Column("tenant_id", String(128), nullable=False),
     Column("key", String(200), nullable=False),
     Column("job", String(100), nullable=False),
-    Column("cron", String(200), nullable=False),
+    # Exactly one of cron (a canonical pattern) and every_seconds (an interval) is set.
+    Column("cron", String(200)),
+    Column("every_seconds", Integer),
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("payload", Text, nullable=False, default="{}"),
     Column("paused", Boolean, nullable=False, default=False),
-    # Schedules sharing a trigger (pattern + zone) share one clock job; see app.cron.trigger_key.
+    # Optional window and limit: fires before start_at or after end_at do not happen, nor any
+    # after max_fires; fire_count counts fires enqueued (last_counted_fire makes counting idempotent).
+    Column("start_at", UTCDateTime),
+    Column("end_at", UTCDateTime),
+    Column("max_fires", Integer),
+    Column("fire_count", Integer, nullable=False, default=0),
+    Column("last_counted_fire", UTCDateTime),
+    # Each fire is delayed by a deterministic 0..jitter_seconds; stagger shifts the whole trigger by
+    # a tenant-derived offset_seconds within its period.
+    Column("jitter_seconds", Integer, nullable=False, default=0),
+    Column("stagger", Boolean, nullable=False, default=False),
+    Column("offset_seconds", Integer, nullable=False, default=0),
+    # Schedules sharing a trigger (pattern or interval, zone, offset) share one clock job; see
+    # app.cron.TriggerSpec.key.
     Column("trigger_key", String(64), nullable=False),
     # Fires before this instant do not belong to the schedule (created, moved or resumed later).
     Column("active_since", UTCDateTime, nullable=False),
@@ -75,6 +91,7 @@ schedules = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("tenant_id", "key", name="uq_schedules_tenant_key"),
+    CheckConstraint("(cron IS NULL) <> (every_seconds IS NULL)", name="ck_schedules_cron_or_every"),
     Index("ix_schedules_trigger_key", "trigger_key"),
     Index("ix_schedules_job", "job"),
 )

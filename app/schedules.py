@@ -26,6 +26,33 @@ KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 MAX_PAGE = 500
 
 
+#: Longest jitter a schedule may ask for.
+MAX_JITTER = 3600
+
+FIELDS = (
+    "job",
+    "cron",
+    "every",
+    "timezone",
+    "payload",
+    "paused",
+    "start_at",
+    "end_at",
+    "max_fires",
+    "jitter",
+    "stagger",
+)
+
+
+def _instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError
+    return parsed.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class ScheduleInput:
     """A validated create-or-replace request for one schedule."""
@@ -33,10 +60,22 @@ class ScheduleInput:
     tenant_id: str
     key: str
     job: str
-    cron: str
+    cron: str | None
+    every: int | None
     timezone: str
     payload: dict[str, Any]
     paused: bool
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    max_fires: int | None = None
+    jitter: int = 0
+    stagger: bool = False
+
+    @property
+    def trigger(self) -> cron.TriggerSpec:
+        """The trigger this schedule fires on (shifted by the tenant's offset when staggered)."""
+        spec = cron.TriggerSpec(self.cron, self.every, self.timezone if self.cron else "UTC")
+        return spec.staggered(self.tenant_id) if self.stagger else spec
 
     @classmethod
     def parse(cls, tenant_id: str, key: str, doc: Any) -> ScheduleInput:
@@ -51,9 +90,8 @@ class ScheduleInput:
             err("key", "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'")
         if not isinstance(doc, Mapping):
             raise ValidationError(errors + [{"field": "body", "message": "must be a JSON object"}])
-        known = {"job", "cron", "timezone", "payload", "paused"}
-        for extra in sorted(set(doc) - known):
-            err(extra, f"unknown field; allowed fields are {', '.join(sorted(known))}")
+        for extra in sorted(set(doc) - set(FIELDS)):
+            err(extra, f"unknown field; allowed fields are {', '.join(FIELDS)}")
 
         job = doc.get("job")
         if job is None:
@@ -61,17 +99,23 @@ class ScheduleInput:
         elif job not in JOBS:
             err("job", f"unknown job {job!r}; one of {', '.join(sorted(JOBS))}")
 
-        pattern = doc.get("cron")
-        canonical = ""
-        if pattern is None:
-            err("cron", "is required, e.g. '0 */6 * * *' or '@hourly'")
-        elif not isinstance(pattern, str):
-            err("cron", "must be a string such as '*/15 * * * *'")
+        pattern, every = doc.get("cron"), doc.get("every")
+        canonical, seconds = None, None
+        if (pattern is None) == (every is None):
+            err("cron", "give exactly one of cron (e.g. '0 */6 * * *' or '@hourly') and every (e.g. '15m')")
+        elif pattern is not None:
+            if not isinstance(pattern, str):
+                err("cron", "must be a string such as '*/15 * * * *'")
+            else:
+                try:
+                    canonical = cron.normalize(pattern)
+                except cron.CronError as exc:
+                    err("cron", str(exc))
         else:
             try:
-                canonical = cron.normalize(pattern)
+                seconds = cron.parse_every(every)
             except cron.CronError as exc:
-                err("cron", str(exc))
+                err("every", str(exc))
 
         timezone = doc.get("timezone", "UTC")
         try:
@@ -88,33 +132,98 @@ class ScheduleInput:
             except PayloadError as exc:
                 err("payload", str(exc))
 
-        paused = doc.get("paused", False)
-        if not isinstance(paused, bool):
-            err("paused", "must be true or false")
+        for flag in ("paused", "stagger"):
+            if not isinstance(doc.get(flag, False), bool):
+                err(flag, "must be true or false")
+
+        window = {}
+        for field in ("start_at", "end_at"):
+            if doc.get(field) is not None:
+                try:
+                    window[field] = _instant(doc[field])
+                except ValueError:
+                    err(field, "must be an ISO 8601 instant with a UTC offset, e.g. 2026-12-01T00:00:00Z")
+        if len(window) == 2 and window["end_at"] <= window["start_at"]:
+            err("end_at", "must be after start_at")
+
+        max_fires = doc.get("max_fires")
+        if max_fires is not None and (isinstance(max_fires, bool) or not isinstance(max_fires, int) or max_fires < 1):
+            err("max_fires", "must be a whole number of at least 1 (or null for no limit)")
+
+        jitter = doc.get("jitter", 0)
+        if isinstance(jitter, str):
+            try:
+                jitter = cron.parse_every(jitter)
+            except cron.CronError:
+                jitter = -1
+        if isinstance(jitter, bool) or not isinstance(jitter, int) or not 0 <= jitter <= MAX_JITTER:
+            err("jitter", f"must be 0-{MAX_JITTER} seconds, as a number or a duration such as '30s'")
 
         if errors:
             raise ValidationError(errors)
-        return cls(tenant_id, key, job, canonical, timezone, dict(payload), paused)
+        return cls(
+            tenant_id,
+            key,
+            job,
+            canonical,
+            seconds,
+            timezone,
+            dict(payload),
+            doc.get("paused", False),
+            window.get("start_at"),
+            window.get("end_at"),
+            max_fires,
+            jitter,
+            doc.get("stagger", False),
+        )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def next_fire_of(row: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The schedule's next fire at or after ``now``, honouring pause, window and fire limit."""
+    if row["paused"] or (row["max_fires"] is not None and row["fire_count"] >= row["max_fires"]):
+        return None
+    spec = cron.TriggerSpec(row["cron"], row["every_seconds"], row["timezone"], row["offset_seconds"])
+    after = max(now, row["active_since"], row["start_at"] or now)
+    fire = spec.next_fire(after, inclusive=True)
+    if fire is None or (row["end_at"] is not None and fire > row["end_at"]):
+        return None
+    return fire
+
+
+def _state(row: Mapping[str, Any], next_fire: datetime | None) -> str:
+    if row["paused"]:
+        return "paused"
+    return "active" if next_fire else "finished"
 
 
 def _shape(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    next_fire = None
-    if not row["paused"]:
-        after = max(now, row["active_since"])
-        next_fire = cron.next_fire(row["cron"], row["timezone"], after, inclusive=True)
+    next_fire = next_fire_of(row, now)
     return {
         "id": row["id"],
         "tenant_id": row["tenant_id"],
         "key": row["key"],
         "job": row["job"],
         "cron": row["cron"],
+        "every": cron.format_every(row["every_seconds"]) if row["every_seconds"] else None,
         "timezone": row["timezone"],
         "payload": json.loads(row["payload"]),
         "paused": row["paused"],
+        "state": _state(row, next_fire),
+        "start_at": _iso(row["start_at"]),
+        "end_at": _iso(row["end_at"]),
+        "max_fires": row["max_fires"],
+        "fire_count": row["fire_count"],
+        "jitter": row["jitter_seconds"],
+        "stagger": row["stagger"],
+        "offset_seconds": row["offset_seconds"],
         "version": row["version"],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
-        "next_fire_at": next_fire.isoformat() if next_fire else None,
+        "next_fire_at": _iso(next_fire),
     }
 
 
@@ -135,15 +244,24 @@ class ScheduleService:
     def upsert(self, item: ScheduleInput) -> tuple[dict[str, Any], bool]:
         """Create or replace the schedule (tenant, key). Returns (schedule, created)."""
         now = self.now()
-        key = cron.trigger_key(item.cron, item.timezone)
+        trigger = item.trigger
+        key = trigger.key
         values = {
             "tenant_id": item.tenant_id,
             "key": item.key,
             "job": item.job,
             "cron": item.cron,
+            "every_seconds": item.every,
             "timezone": item.timezone,
             "payload": json.dumps(item.payload, separators=(",", ":"), sort_keys=True),
             "paused": item.paused,
+            "start_at": item.start_at,
+            "end_at": item.end_at,
+            "max_fires": item.max_fires,
+            "fire_count": 0,
+            "jitter_seconds": item.jitter,
+            "stagger": item.stagger,
+            "offset_seconds": trigger.offset,
             "trigger_key": key,
             "active_since": now,
             "version": 1,
@@ -162,9 +280,16 @@ class ScheduleService:
                 set_={
                     "job": ex.job,
                     "cron": ex.cron,
+                    "every_seconds": ex.every_seconds,
                     "timezone": ex.timezone,
                     "payload": ex.payload,
                     "paused": ex.paused,
+                    "start_at": ex.start_at,
+                    "end_at": ex.end_at,
+                    "max_fires": ex.max_fires,
+                    "jitter_seconds": ex.jitter_seconds,
+                    "stagger": ex.stagger,
+                    "offset_seconds": ex.offset_seconds,
                     "trigger_key": ex.trigger_key,
                     "active_since": case((keep_since, t.active_since), else_=ex.active_since),
                     "version": t.version + 1,

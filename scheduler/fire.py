@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 import sqlalchemy.exc
 from apscheduler.executors.base import BaseExecutor
-from sqlalchemy import Engine, literal, select
+from sqlalchemy import Engine, literal, or_, select, update
 
 from app.dispatch import Dispatcher, Fire
 from app.jobs import JOBS
@@ -36,6 +36,23 @@ MAX_MISSED_RECORDED = 10
 
 #: Backoff bounds (seconds) while the database or Redis is unreachable during a fan-out.
 RETRY_MIN, RETRY_MAX = 0.2, 5.0
+
+
+def member_filter(trigger_key: str, fire_time: datetime, *, limited_only: bool = False) -> list:
+    """WHERE clauses selecting the schedules a fire of ``trigger_key`` at ``fire_time`` belongs to."""
+    s = schedules.c
+    clauses = [
+        s.trigger_key == trigger_key,
+        s.paused.is_(False),
+        s.active_since <= fire_time,
+        or_(s.start_at.is_(None), s.start_at <= fire_time),
+        or_(s.end_at.is_(None), s.end_at >= fire_time),
+    ]
+    if limited_only:
+        return [*clauses, s.max_fires.is_not(None), s.fire_count < s.max_fires]
+    # A limited schedule belongs while it has fires left, or when this very fire was already
+    # counted (a re-fire after a clock crash between counting and enqueueing).
+    return [*clauses, or_(s.max_fires.is_(None), s.fire_count < s.max_fires, s.last_counted_fire == fire_time)]
 
 
 class FanOut:
@@ -83,16 +100,30 @@ class FanOut:
     def _members(self, trigger_key: str, fire_time: datetime) -> Iterator[Fire]:
         s = schedules.c
         query = (
-            select(s.id, s.tenant_id, s.key, s.job, s.payload)
-            .where(s.trigger_key == trigger_key, s.paused.is_(False), s.active_since <= fire_time)
+            select(s.id, s.tenant_id, s.key, s.job, s.payload, s.jitter_seconds)
+            .where(*member_filter(trigger_key, fire_time))
             .execution_options(stream_results=True, yield_per=FETCH_SIZE)
         )
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                yield Fire(row[0], row[1], row[2], row[3], row[4])
+                yield Fire(row[0], row[1], row[2], row[3], row[4], row[5])
+
+    def _count_limited(self, trigger_key: str, fire_time: datetime) -> None:
+        """Count this fire against max_fires, once per fire time, before it is enqueued."""
+        s = schedules.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(schedules)
+                .where(
+                    *member_filter(trigger_key, fire_time, limited_only=True),
+                    or_(s.last_counted_fire.is_(None), s.last_counted_fire < fire_time),
+                )
+                .values(fire_count=s.fire_count + 1, last_counted_fire=fire_time)
+            )
 
     def enqueue(self, trigger_key: str, fire_time: datetime, now: datetime) -> None:
         started = time.perf_counter()
+        self._count_limited(trigger_key, fire_time)
         count = self.dispatcher.enqueue(self._members(trigger_key, fire_time), fire_time, self.routes)
         log.info(
             "trigger fired",

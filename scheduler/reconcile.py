@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
-from app import cron
+from app.cron import TriggerSpec
 from app.models import schedules
-from scheduler.triggers import StandardCronTrigger
+from scheduler.triggers import trigger_for
 
 log = logging.getLogger(__name__)
 
@@ -39,31 +39,37 @@ class Reconciler:
         self.scheduler = scheduler
         self.catchup_window = timedelta(seconds=catchup_window)
 
-    def _triggers(self, keys: Iterable[str] | None = None):
+    def _triggers(self, now: datetime, keys: Iterable[str] | None = None) -> list[tuple[str, TriggerSpec, datetime]]:
         s = schedules.c
         query = (
-            select(s.trigger_key, s.cron, s.timezone, func.min(s.active_since))
-            .where(s.paused.is_(False))
-            .group_by(s.trigger_key, s.cron, s.timezone)
+            select(s.trigger_key, s.cron, s.every_seconds, s.timezone, s.offset_seconds, func.min(s.active_since))
+            .where(
+                s.paused.is_(False),
+                or_(s.end_at.is_(None), s.end_at >= now),
+                or_(s.max_fires.is_(None), s.fire_count < s.max_fires),
+            )
+            .group_by(s.trigger_key, s.cron, s.every_seconds, s.timezone, s.offset_seconds)
         )
         if keys is not None:
             query = query.where(s.trigger_key.in_(list(keys)))
         with self.engine.connect() as conn:
-            return conn.execute(query).all()
+            rows = conn.execute(query).all()
+        return [(row[0], TriggerSpec(row[1], row[2], row[3], row[4]), row[5]) for row in rows]
 
-    def _add(self, key: str, expression: str, timezone: str, since: datetime, now: datetime) -> None:
+    def _add(self, key: str, spec: TriggerSpec, since: datetime, now: datetime) -> None:
         # Fires since the earliest member became active are due (a trigger first seen late still
         # fires its due time), bounded by the catch-up window.
         start = max(since, now - self.catchup_window)
-        first = cron.next_fire(expression, timezone, start, inclusive=True)
+        first = spec.next_fire(start, inclusive=True)
         if first is None:
             return
+        trigger = trigger_for(spec)
         self.scheduler.add_job(
             FIRE_FUNC,
-            trigger=StandardCronTrigger(expression, timezone),
+            trigger=trigger,
             args=[key],
             id=key,
-            name=f"{expression} {timezone}",
+            name=str(trigger),
             next_run_time=first,
             coalesce=False,
             misfire_grace_time=None,
@@ -75,8 +81,7 @@ class Reconciler:
             extra={
                 "event": "trigger_added",
                 "trigger_key": key,
-                "cron": expression,
-                "timezone": timezone,
+                "trigger": str(trigger),
                 "next_fire_at": first.isoformat(),
             },
         )
@@ -84,19 +89,19 @@ class Reconciler:
     def apply(self, keys: Iterable[str]) -> None:
         """Make sure the named triggers have jobs (from a change signal)."""
         now = datetime.now(UTC)
-        for key, expression, timezone, since in self._triggers(keys):
+        for key, spec, since in self._triggers(now, keys):
             if self.scheduler.get_job(key) is None:
-                self._add(key, expression, timezone, since, now)
+                self._add(key, spec, since, now)
 
     def full(self) -> tuple[int, int]:
         """Add missing trigger jobs and remove unused ones. Returns (added, removed)."""
         now = datetime.now(UTC)
-        wanted = {row[0]: row for row in self._triggers()}
+        wanted = {row[0]: row for row in self._triggers(now)}
         existing = {job.id for job in self.scheduler.get_jobs()}
         added = removed = 0
         for key in wanted.keys() - existing:
-            _, expression, timezone, since = wanted[key]
-            self._add(key, expression, timezone, since, now)
+            _, spec, since = wanted[key]
+            self._add(key, spec, since, now)
             added += 1
         for key in existing - wanted.keys():
             try:

@@ -184,3 +184,77 @@ def test_stopping_during_an_outage_aborts_without_recording_the_fire(db, redis_c
     with pytest.raises(FanOutAborted):
         fan_out.fire(key, [now], now=now)
     assert _messages(redis_client) == [] and _run_rows(db) == []
+
+
+def _upsert(db, key: str, doc: dict, at: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> dict:
+    service = ScheduleService(db.engine, ChangeNotifier(None), clock=lambda: at)
+    return service.upsert(ScheduleInput.parse("t", key, {"job": "noop", "cron": "* * * * *", **doc}))[0]
+
+
+def test_fire_limit_stops_a_schedule_and_a_refire_still_counts_once(db, redis_client) -> None:
+    limited = _upsert(db, "limited", {"max_fires": 2})
+    _upsert(db, "unlimited", {})
+    key = trigger_key("* * * * *", "UTC")
+    fan_out = _fan_out(db, redis_client)
+    minute = [datetime(2026, 1, 1, 0, m, tzinfo=UTC) for m in range(1, 5)]
+    fan_out.fire(key, [minute[0]], now=minute[0])
+    fan_out.fire(key, [minute[0]], now=minute[0])  # a re-fire after a crash: counted once, still sent
+    fan_out.fire(key, [minute[1]], now=minute[1])
+    fan_out.fire(key, [minute[2]], now=minute[2])  # third fire: the limited schedule is finished
+    sent = sorted((m["kwargs"]["key"], m["kwargs"]["fire_time"]) for m in _messages(redis_client))
+    assert [f for k, f in sent if k == "limited"] == [minute[0].isoformat()] * 2 + [minute[1].isoformat()]
+    assert len([f for k, f in sent if k == "unlimited"]) == 4
+    shown = ScheduleService(db.engine, ChangeNotifier(None)).get("t", "limited")
+    assert shown["fire_count"] == 2 and shown["state"] == "finished" and shown["id"] == limited["id"]
+
+
+def test_window_bounds_which_fires_happen(db, redis_client) -> None:
+    _upsert(db, "windowed", {"start_at": "2026-01-01T00:02:00Z", "end_at": "2026-01-01T00:03:00Z"})
+    key = trigger_key("* * * * *", "UTC")
+    fan_out = _fan_out(db, redis_client)
+    for m in range(1, 5):
+        fire = datetime(2026, 1, 1, 0, m, tzinfo=UTC)
+        fan_out.fire(key, [fire], now=fire)
+    assert sorted(m["kwargs"]["fire_time"] for m in _messages(redis_client)) == [
+        "2026-01-01T00:02:00+00:00",
+        "2026-01-01T00:03:00+00:00",
+    ]
+
+
+def test_jittered_fires_wait_in_the_delay_queue_until_their_deterministic_eta(db, redis_client) -> None:
+    from app.cron import jitter_delay
+
+    schedule = _upsert(db, "jittery", {"jitter": 600})
+    fire = datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    _fan_out(db, redis_client).fire(trigger_key("* * * * *", "UTC"), [fire], now=fire)
+    delay = jitter_delay(schedule["id"], fire, 600)
+    if delay == 0:  # 1 chance in 601 for a given schedule id: then it goes straight to the queue
+        assert len(_messages(redis_client)) == 1 and _messages(redis_client, "default.DQ") == []
+        return
+    assert _messages(redis_client) == []
+    (delayed,) = _messages(redis_client, "default.DQ")
+    assert delayed["queue_name"] == "default.DQ"
+    assert delayed["options"]["eta"] == int(fire.timestamp() * 1000) + delay * 1000
+    assert delayed["kwargs"]["fire_time"] == fire.isoformat()  # the run keeps its nominal fire time
+
+
+def test_reconcile_keeps_one_job_per_live_trigger_and_drops_finished_ones(db, redis_client) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from scheduler.reconcile import Reconciler
+
+    _upsert(db, "a", {"cron": "0 * * * *"})
+    _upsert(db, "b", {"cron": "0 * * * *"})  # same trigger as a
+    _upsert(db, "c", {"every": "15m", "cron": None})
+    _upsert(db, "done", {"cron": "5 * * * *", "end_at": "2026-01-01T00:01:00Z"})
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start(paused=True)
+    try:
+        reconciler = Reconciler(db.engine, scheduler, catchup_window=300)
+        assert reconciler.full() == (2, 0)
+        assert sorted(str(job.trigger) for job in scheduler.get_jobs()) == ["cron[0 * * * * UTC]", "every[900s]"]
+        ScheduleService(db.engine, ChangeNotifier(None)).delete("t", "c")
+        assert reconciler.full() == (0, 1)
+        assert reconciler.full() == (0, 0)
+    finally:
+        scheduler.shutdown(wait=False)

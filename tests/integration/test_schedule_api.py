@@ -65,9 +65,9 @@ def test_put_publishes_a_change_signal(client, redis_client) -> None:
         ({**WEBHOOK, "colour": "blue"}, "colour"),
     ],
 )
-def test_bad_input_is_422_naming_the_field(client, doc, field) -> None:
+def test_bad_input_is_400_naming_the_field(client, doc, field) -> None:
     response = client.simulate_put("/v1/tenants/42/schedules/products", json=doc)
-    assert response.status_code == 422
+    assert response.status_code == 400
     details = response.json["error"]["details"]
     assert field in [d["field"] for d in details], details
     assert all(d["message"] for d in details)
@@ -77,12 +77,12 @@ def test_bad_input_is_422_naming_the_field(client, doc, field) -> None:
 def test_malformed_json_and_non_object_bodies_are_4xx(client) -> None:
     assert client.simulate_put("/v1/tenants/42/schedules/p", body="{nope").status_code == 400
     response = client.simulate_put("/v1/tenants/42/schedules/p", json=[1, 2])
-    assert response.status_code == 422 and response.json["error"]["details"][-1]["field"] == "body"
+    assert response.status_code == 400 and response.json["error"]["details"][-1]["field"] == "body"
 
 
-def test_bad_tenant_or_key_in_path_is_422(client) -> None:
+def test_bad_tenant_or_key_in_path_is_400(client) -> None:
     response = client.simulate_put("/v1/tenants/-bad/schedules/p", json=WEBHOOK)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert [d["field"] for d in response.json["error"]["details"]] == ["tenant_id"]
 
 
@@ -124,7 +124,7 @@ def test_list_filters_and_paginates_with_a_cursor(client) -> None:
     assert len(tenant_b) == 5 and {s["tenant_id"] for s in tenant_b} == {"b"}
 
     bad = client.simulate_get("/v1/schedules", params={"limit": "0"})
-    assert bad.status_code == 422
+    assert bad.status_code == 400
 
 
 def test_paused_schedule_has_no_next_fire(client) -> None:
@@ -147,3 +147,59 @@ def test_health_is_503_when_redis_is_unreachable(settings, db) -> None:
     assert response.status_code == 503
     assert response.json["checks"]["redis"]["ok"] is False
     assert response.json["checks"]["database"]["ok"] is True
+
+
+def test_interval_schedule_shows_its_next_fire_on_the_epoch_grid(client) -> None:
+    body = client.simulate_put("/v1/tenants/9/schedules/i", json={"job": "noop", "every": "90m"}).json
+    assert body["every"] == "1h30m" and body["cron"] is None and body["state"] == "active"
+    assert int(datetime.fromisoformat(body["next_fire_at"]).timestamp()) % 5400 == 0
+
+
+def test_window_and_fire_limit_shape_next_fire_and_state(client) -> None:
+    start = "2030-01-01T00:00:00+00:00"
+    future = client.simulate_put(
+        "/v1/tenants/9/schedules/w", json={"job": "noop", "cron": "0 * * * *", "start_at": start}
+    ).json
+    assert future["next_fire_at"] == start and future["start_at"] == start
+    ended = client.simulate_put(
+        "/v1/tenants/9/schedules/e", json={"job": "noop", "cron": "0 * * * *", "end_at": "2020-01-01T00:00:00Z"}
+    ).json
+    assert ended["state"] == "finished" and ended["next_fire_at"] is None
+    limited = client.simulate_put(
+        "/v1/tenants/9/schedules/l", json={"job": "noop", "cron": "* * * * *", "max_fires": 2}
+    )
+    assert limited.json["max_fires"] == 2 and limited.json["fire_count"] == 0 and limited.json["state"] == "active"
+
+
+def test_stagger_gives_each_tenant_its_own_minute(client) -> None:
+    doc = {"job": "noop", "cron": "0 */6 * * *", "stagger": True}
+    offsets = {client.simulate_put(f"/v1/tenants/{t}/schedules/s", json=doc).json["offset_seconds"] for t in range(40)}
+    assert len(offsets) > 30 and all(o % 60 == 0 and o < 6 * 3600 for o in offsets)
+    again = client.simulate_put("/v1/tenants/3/schedules/s", json=doc).json
+    assert again["offset_seconds"] == client.simulate_get("/v1/tenants/3/schedules/s").json["offset_seconds"]
+    fire = datetime.fromisoformat(again["next_fire_at"])
+    assert (fire.hour * 3600 + fire.minute * 60) % (6 * 3600) == again["offset_seconds"]
+
+
+def test_preview_shows_next_fires_across_a_dst_gap(client) -> None:
+    response = client.simulate_get(
+        "/v1/preview",
+        params={"cron": "30 2 * * *", "timezone": "America/New_York", "count": "3", "after": "2026-03-07T00:00:00Z"},
+    )
+    assert response.status_code == 200
+    assert [f["utc"] for f in response.json["fires"]] == [
+        "2026-03-07T07:30:00+00:00",  # 02:30 EST
+        "2026-03-08T07:00:00+00:00",  # 02:30 does not exist: 03:00 EDT, right after the gap
+        "2026-03-09T06:30:00+00:00",  # 02:30 EDT
+    ]
+    assert response.json["fires"][1]["local"] == "2026-03-08T03:00:00-04:00"
+
+
+def test_preview_of_an_interval_and_its_errors(client) -> None:
+    fires = client.simulate_get("/v1/preview", params={"every": "15m", "count": "2", "after": "2026-01-01T00:07:00Z"})
+    assert [f["utc"] for f in fires.json["fires"]] == ["2026-01-01T00:15:00+00:00", "2026-01-01T00:30:00+00:00"]
+    bad = client.simulate_get("/v1/preview", params={"cron": "0 0 * * 8", "count": "500", "timezone": "Nowhere"})
+    assert bad.status_code == 400
+    assert sorted(d["field"] for d in bad.json["error"]["details"]) == ["count", "timezone"]
+    bad_dow = client.simulate_get("/v1/preview", params={"cron": "0 0 * * 8"})
+    assert bad_dow.json["error"]["details"][0]["field"] == "day-of-week"

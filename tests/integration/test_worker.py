@@ -119,3 +119,25 @@ def test_exhausted_retries_fail_the_run_and_dead_letter_the_message(db, redis_cl
         assert len(receiver.requests) == attempts
         dead = wait_for(lambda: redis_client.zcard("dramatiq:webhooks.XQ"), what="dead letter")
         assert dead == 1
+
+
+def test_jittered_fire_runs_after_its_delay_with_its_nominal_fire_time(db, redis_client, worker) -> None:
+    from datetime import timedelta
+
+    from app.cron import jitter_delay
+
+    service = ScheduleService(db.engine, ChangeNotifier(None))
+    schedule, _ = service.upsert(
+        ScheduleInput.parse("tenant-1", "j", {"job": "noop", "cron": "* * * * *", "jitter": 3})
+    )
+    fire = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    while jitter_delay(schedule["id"], fire, 3) < 2:  # pick a fire time whose delay is 2-3 s
+        fire += timedelta(seconds=1)
+    delay = jitter_delay(schedule["id"], fire, 3)
+    fires = [Fire(schedule["id"], "tenant-1", "j", "noop", "{}", jitter=3)]
+    Dispatcher(redis_client).enqueue(fires, fire, ROUTES)
+    runs = RunStore(db.engine)
+    run = wait_for(lambda: (r := runs.get(schedule["id"], fire)) and r["status"] == "succeeded" and r, timeout=20)
+    started = datetime.fromisoformat(run["started_at"])
+    assert started >= fire + timedelta(seconds=delay)
+    assert run["fire_time"] == fire.isoformat()

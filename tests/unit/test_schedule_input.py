@@ -46,3 +46,46 @@ def test_body_must_be_an_object() -> None:
 def test_job_payload_is_checked_by_the_job() -> None:
     assert _fields("t", "k", {**GOOD, "payload": {"url": "not a url"}}) == ["payload"]
     assert _fields("t", "k", {**GOOD, "payload": {}}) == ["payload"]
+
+
+def test_every_windows_limits_jitter_and_stagger() -> None:
+    item = ScheduleInput.parse(
+        "t",
+        "k",
+        {
+            "job": "noop",
+            "every": "15m",
+            "start_at": "2026-12-01T00:00:00Z",
+            "end_at": "2026-12-31T00:00:00+01:00",
+            "max_fires": 10,
+            "jitter": "30s",
+            "stagger": True,
+        },
+    )
+    assert (item.cron, item.every, item.max_fires, item.jitter, item.stagger) == (None, 900, 10, 30, True)
+    assert item.start_at.isoformat() == "2026-12-01T00:00:00+00:00"
+    assert item.end_at.isoformat() == "2026-12-30T23:00:00+00:00"
+    assert item.trigger.every == 900 and 0 <= item.trigger.offset < 900 and item.trigger.offset % 60 == 0
+
+
+def test_cron_and_every_are_exclusive() -> None:
+    assert _fields("t", "k", {"job": "noop", "cron": "* * * * *", "every": "5m"}) == ["cron"]
+    assert _fields("t", "k", {"job": "noop", "every": "5 minutes"}) == ["every"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"start_at": "tomorrow"}, "start_at"),
+        ({"start_at": "2026-12-01T00:00:00"}, "start_at"),  # no offset: ambiguous
+        ({"start_at": "2026-12-02T00:00:00Z", "end_at": "2026-12-01T00:00:00Z"}, "end_at"),
+        ({"max_fires": 0}, "max_fires"),
+        ({"max_fires": True}, "max_fires"),
+        ({"jitter": -1}, "jitter"),
+        ({"jitter": 7200}, "jitter"),
+        ({"jitter": "soon"}, "jitter"),
+        ({"stagger": "yes"}, "stagger"),
+    ],
+)
+def test_bad_window_limit_jitter_stagger(extra: dict, field: str) -> None:
+    assert _fields("t", "k", {"job": "noop", "cron": "* * * * *", **extra}) == [field]
