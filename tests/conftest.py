@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _embedded is not None:
         _embedded.stop()
+        shutil.rmtree(_embedded.directory, ignore_errors=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
