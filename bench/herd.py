@@ -159,7 +159,7 @@ def main() -> int:
     print(
         f"herd n={args.n} db={backend} p50={figures['p50']:.3f}s p99={figures['p99']:.3f}s "
         f"max={figures['max']:.3f}s enqueued={figures['enqueued']} missed={figures['missed']} "
-        f"duplicated={figures['duplicated']}" + (f" clock_rss={rss}" if rss else "")
+        f"duplicated={figures['duplicated']}" + (f" clock_rss={rss:.0f}MiB" if rss else "")
     )
     client.flushdb()
     if embedded:
