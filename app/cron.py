@@ -265,6 +265,8 @@ def next_fire(expression: str, timezone: str, after: datetime, *, inclusive: boo
 def next_fires(expression: str, timezone: str, after: datetime, count: int) -> list[datetime]:
     """The next ``count`` fire times (UTC) strictly after ``after``."""
     out: list[datetime] = []
+    if count <= 0:
+        return out
     for fire in _iterate(expression, timezone, after):
         out.append(fire)
         if len(out) >= count:
