@@ -60,7 +60,7 @@ def configure(settings: Settings) -> None:
     """Give the actors their settings and database (done once by ``actors/__init__``)."""
     _runtime.settings = settings
     _runtime.runs = RunStore(
-        make_engine(settings.database_url, pool_size=10, max_overflow=10)
+        make_engine(settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=1800)
         if not settings.database_url.startswith("sqlite")
         else make_engine(settings.database_url)
     )

@@ -12,13 +12,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, literal, or_, select, update
+from sqlalchemy import Engine, bindparam, select, text
 
-from app.models import runs, schedules
-from app.sql import insert
+from app.models import UTCDateTime, runs
 
 #: Statuses a new attempt may take over (besides a running one whose lease has expired).
 CLAIMABLE = ("queued", "retrying")
+
+#: The claim, one statement that SQLite and PostgreSQL read alike: create the run of (schedule,
+#: fire time) as running, or take over an open one; nothing when the schedule is gone, the run has
+#: finished, or another worker's lease is still valid. Kept as text: built once, compiled once
+#: (the same statement through the expression language costs ~1 ms of Python per run).
+_CLAIM = text(
+    """
+    INSERT INTO runs (schedule_id, tenant_id, fire_time, triggered_by, status, attempts, message_id,
+                      started_at, lease_until, created_at, updated_at)
+    SELECT id, tenant_id, :fire_time, :triggered_by, 'running', 1, :message_id, :now, :lease_until, :now, :now
+    FROM schedules WHERE id = :schedule_id
+    ON CONFLICT (schedule_id, fire_time) DO UPDATE SET
+        status = 'running', attempts = runs.attempts + 1, message_id = excluded.message_id,
+        started_at = excluded.started_at, lease_until = excluded.lease_until,
+        updated_at = excluded.updated_at, finished_at = NULL
+    WHERE runs.status IN ('queued', 'retrying') OR (runs.status = 'running' AND runs.lease_until < :now)
+    RETURNING id, attempts
+    """
+).bindparams(
+    bindparam("fire_time", type_=UTCDateTime),
+    bindparam("now", type_=UTCDateTime),
+    bindparam("lease_until", type_=UTCDateTime),
+)
+
+#: The end of an attempt, applied only while the run is still this attempt's.
+_FINISH = text(
+    """
+    UPDATE runs SET status = :status, error = :error, finished_at = :finished_at, duration_ms = :duration_ms,
+                    lease_until = NULL, updated_at = :now
+    WHERE id = :run_id AND attempts = :attempt
+    """
+).bindparams(bindparam("finished_at", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
 
 
 @dataclass(frozen=True)
@@ -76,51 +107,18 @@ class RunStore:
         holds an unexpired lease on it, or the schedule no longer exists.
         """
         now = now or datetime.now(UTC)
-        r = runs.c
         with self.engine.begin() as conn:
-            source = select(
-                schedules.c.id,
-                schedules.c.tenant_id,
-                literal(fire_time, runs.c.fire_time.type),
-                literal(triggered_by),
-                literal("running"),
-                literal(1),
-                literal(message_id),
-                literal(now, runs.c.started_at.type),
-                literal(now + lease, runs.c.lease_until.type),
-                literal(now, runs.c.created_at.type),
-                literal(now, runs.c.updated_at.type),
-            ).where(schedules.c.id == schedule_id)
-            stmt = insert(conn, runs).from_select(
-                [
-                    "schedule_id",
-                    "tenant_id",
-                    "fire_time",
-                    "triggered_by",
-                    "status",
-                    "attempts",
-                    "message_id",
-                    "started_at",
-                    "lease_until",
-                    "created_at",
-                    "updated_at",
-                ],
-                source,
-            )
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[r.schedule_id, r.fire_time],
-                set_={
-                    "status": "running",
-                    "attempts": r.attempts + 1,
-                    "message_id": stmt.excluded.message_id,
-                    "started_at": stmt.excluded.started_at,
-                    "lease_until": stmt.excluded.lease_until,
-                    "updated_at": stmt.excluded.updated_at,
-                    "finished_at": None,
+            row = conn.execute(
+                _CLAIM,
+                {
+                    "schedule_id": schedule_id,
+                    "fire_time": fire_time,
+                    "triggered_by": triggered_by,
+                    "message_id": message_id,
+                    "now": now,
+                    "lease_until": now + lease,
                 },
-                where=or_(r.status.in_(CLAIMABLE), and_(r.status == "running", r.lease_until < now)),
-            ).returning(r.id, r.attempts)
-            row = conn.execute(stmt).first()
+            ).first()
         return Claim(row.id, row.attempts, now) if row else None
 
     def finish(self, claim: Claim, status: str, *, error: str | None = None, now: datetime | None = None) -> None:
@@ -128,16 +126,16 @@ class RunStore:
         now = now or datetime.now(UTC)
         with self.engine.begin() as conn:
             conn.execute(
-                update(runs)
-                .where(runs.c.id == claim.run_id, runs.c.attempts == claim.attempt)
-                .values(
-                    status=status,
-                    error=error,
-                    finished_at=now if status != "retrying" else None,
-                    duration_ms=int((now - claim.started_at).total_seconds() * 1000),
-                    lease_until=None,
-                    updated_at=now,
-                )
+                _FINISH,
+                {
+                    "run_id": claim.run_id,
+                    "attempt": claim.attempt,
+                    "status": status,
+                    "error": error,
+                    "finished_at": now if status != "retrying" else None,
+                    "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
+                    "now": now,
+                },
             )
 
     def get(self, schedule_id: int, fire_time: datetime) -> dict[str, Any] | None:

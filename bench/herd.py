@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import redis
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -87,6 +87,36 @@ def clock_rss_mib(pid: int) -> float | None:
     return None
 
 
+def finished_runs(database_url: str) -> int:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(runs).where(runs.c.status == "succeeded")).scalar()
+    engine.dispose()
+    return count
+
+
+def measure_runs(database_url: str, n: int, fire_at: datetime) -> dict:
+    """Fire -> run started (claimed by a worker) lateness, and when the last run finished."""
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(runs.c.schedule_id, runs.c.status, runs.c.started_at, runs.c.finished_at)).all()
+        per_schedule = conn.execute(
+            select(runs.c.schedule_id, func.count()).group_by(runs.c.schedule_id).having(func.count() > 1)
+        ).all()
+    engine.dispose()
+    started = sorted((r.started_at - fire_at).total_seconds() for r in rows if r.started_at)
+    done = [(r.finished_at - fire_at).total_seconds() for r in rows if r.finished_at]
+    return {
+        "runs": len(rows),
+        "succeeded": sum(1 for r in rows if r.status == "succeeded"),
+        "missed": n - len({r.schedule_id for r in rows}),
+        "duplicated": len(per_schedule),
+        "p50": statistics.median(started) if started else float("nan"),
+        "p99": started[int(len(started) * 0.99) - 1] if started else float("nan"),
+        "all_done": max(done) if done else float("nan"),
+    }
+
+
 def measure(client: redis.Redis, n: int, fire_at: datetime) -> dict:
     fire_ms = fire_at.timestamp() * 1000
     lateness: list[float] = []
@@ -113,6 +143,13 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--lead", type=float, default=0, help="seconds between load and fire (default: auto)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="also run `python -m actors` with this many processes and measure fire -> run started/finished",
+    )
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker process (with --workers)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="herd-"))
@@ -136,20 +173,47 @@ def main() -> int:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "INFO"}
     clock_log = workdir / "clock.log"
     rss = None
+    workers = None
     with open(clock_log, "wb") as log:
+        if args.workers:
+            worker_cmd = [
+                sys.executable,
+                "-m",
+                "actors",
+                "--processes",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+            ]
+            workers = subprocess.Popen(worker_cmd, cwd=ROOT, env={**env, "LOG_LEVEL": "WARNING"}, stderr=log)
         clock = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=ROOT, env=env, stderr=log, stdout=log)
         try:
-            deadline = time.monotonic() + lead + 120
-            while client.hlen("dramatiq:default.msgs") < args.n and time.monotonic() < deadline:
-                time.sleep(0.05)
-            time.sleep(0.5)  # anything duplicated would arrive now
+            deadline = time.monotonic() + lead + 300
+            if workers:
+                while finished_runs(database_url) < args.n and time.monotonic() < deadline:
+                    time.sleep(0.5)
+            else:
+                while client.hlen("dramatiq:default.msgs") < args.n and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.5)  # anything duplicated would arrive now
             rss = clock_rss_mib(clock.pid)
         finally:
-            clock.send_signal(signal.SIGTERM)
-            clock.wait(timeout=30)
+            for proc in (clock, workers):
+                if proc:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=30)
+    backend = database_url.split(":", 1)[0].split("+")[0]
+    if workers:
+        figures = measure_runs(database_url, args.n, fire_at)
+        print(
+            f"herd-e2e n={args.n} db={backend} workers={args.workers}x{args.threads} "
+            f"started p50={figures['p50']:.2f}s p99={figures['p99']:.2f}s; all finished {figures['all_done']:.2f}s "
+            f"after the fire time; runs={figures['runs']} succeeded={figures['succeeded']} "
+            f"missed={figures['missed']} duplicated={figures['duplicated']}"
+        )
+        return 0 if figures["missed"] == 0 and figures["duplicated"] == 0 else 1
     figures = measure(client, args.n, fire_at)
     fired = [json.loads(line) for line in clock_log.read_text().splitlines() if '"trigger_fired"' in line]
-    backend = database_url.split(":", 1)[0].split("+")[0]
     print(f"loaded {args.n} schedules in {load_s:.1f}s; fire at {fire_at.isoformat()}")
     for event in fired:
         print(
