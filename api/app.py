@@ -7,19 +7,26 @@ import redis
 from sqlalchemy import Engine
 
 from api import errors
+from api.auth import AuthMiddleware
+from api.resources.bulk import BulkSchedulesResource
 from api.resources.health import HealthResource
 from api.resources.preview import PreviewResource
 from api.resources.schedules import (
+    AuditResource,
+    ScheduleActionResource,
     ScheduleResource,
     ScheduleRunsResource,
     SchedulesResource,
+    TenantActionResource,
     TenantSchedulesResource,
 )
 from app.config import Settings
 from app.db import make_engine
+from app.dispatch import Dispatcher
 from app.runs import RunStore
 from app.schedules import ScheduleService
 from app.signals import ChangeNotifier
+from app.tokens import TokenService
 
 
 def create_app(
@@ -29,16 +36,25 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
     if redis_client is None and settings.redis_url:
         redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    schedules = ScheduleService(engine, ChangeNotifier(redis_client))
+    dispatcher = Dispatcher(redis_client, settings.namespace) if redis_client is not None else None
+    schedules = ScheduleService(engine, ChangeNotifier(redis_client), dispatcher=dispatcher)
     runs = RunStore(engine)
 
-    app = falcon.App()
+    app = falcon.App(middleware=[AuthMiddleware(TokenService(engine), local_mode=settings.local_mode)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     app.add_route("/health", HealthResource(engine, redis_client))
     app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
-    app.add_route("/v1/tenants/{tenant_id}/schedules", TenantSchedulesResource(schedules))
-    app.add_route("/v1/tenants/{tenant_id}/schedules/{key}", ScheduleResource(schedules))
-    app.add_route("/v1/tenants/{tenant_id}/schedules/{key}/runs", ScheduleRunsResource(schedules, runs))
+    app.add_route("/v1/schedules/bulk", BulkSchedulesResource(schedules))
+    tenant = "/v1/tenants/{tenant_id}"
+    app.add_route(f"{tenant}/schedules", TenantSchedulesResource(schedules))
+    app.add_route(f"{tenant}/pause", TenantActionResource(schedules), suffix="pause")
+    app.add_route(f"{tenant}/resume", TenantActionResource(schedules), suffix="resume")
+    app.add_route(f"{tenant}/audit", AuditResource(schedules))
+    app.add_route(f"{tenant}/schedules/{{key}}", ScheduleResource(schedules))
+    actions = ScheduleActionResource(schedules)
+    for action in ("pause", "resume", "trigger"):
+        app.add_route(f"{tenant}/schedules/{{key}}/{action}", actions, suffix=action)
+    app.add_route(f"{tenant}/schedules/{{key}}/runs", ScheduleRunsResource(schedules, runs))
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import falcon
+import redis
 
 from app.errors import NotFound, ValidationError
 
@@ -36,6 +37,15 @@ def handle_not_found(req, resp, exc: NotFound, params) -> None:
     raise falcon.HTTPNotFound(title="Not found", description=str(exc))
 
 
+def handle_unavailable(req, resp, exc: Exception, params) -> None:
+    log.warning("dependency unavailable", extra={"event": "http_503", "path": req.path, "error": str(exc)})
+    raise falcon.HTTPServiceUnavailable(
+        title="Queue unavailable",
+        description="Redis is unreachable; nothing was enqueued, retry shortly",
+        retry_after=5,
+    )
+
+
 def handle_unexpected(req, resp, exc: Exception, params) -> None:
     if isinstance(exc, falcon.HTTPError):
         raise exc
@@ -47,4 +57,5 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(Exception, handle_unexpected)
     app.add_error_handler(ValidationError, handle_validation)
     app.add_error_handler(NotFound, handle_not_found)
+    app.add_error_handler(redis.RedisError, handle_unavailable)
     app.set_error_serializer(serialize_error)

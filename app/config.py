@@ -53,6 +53,7 @@ class Settings:
         behind change signals).
       leader_ttl: seconds the clock's leader lock lives without renewal.
       namespace: prefix of every Redis key the service writes (Dramatiq's queues included).
+      local_mode: let loopback requests in without a token (a developer's machine only).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -66,6 +67,7 @@ class Settings:
     reconcile_interval: int = 30
     leader_ttl: int = 10
     namespace: str = "dramatiq"
+    local_mode: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -82,6 +84,7 @@ class Settings:
             reconcile_interval=_int(env, "RECONCILE_INTERVAL", 30),
             leader_ttl=_int(env, "LEADER_TTL", 10),
             namespace=env.get("REDIS_NAMESPACE") or "dramatiq",
+            local_mode=(env.get("LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
         )
 
     def require_redis_url(self) -> str:

@@ -70,6 +70,7 @@ schedules = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("payload", Text, nullable=False, default="{}"),
     Column("paused", Boolean, nullable=False, default=False),
+    Column("paused_note", Text),
     # Optional window and limit: fires before start_at or after end_at do not happen, nor any
     # after max_fires; fire_count counts fires enqueued (last_counted_fire makes counting idempotent).
     Column("start_at", UTCDateTime),
@@ -128,6 +129,34 @@ apscheduler_jobs = Table(
     Column("id", String(191), primary_key=True),
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
+)
+
+#: API tokens, stored as SHA-256 hashes. A token with a tenant_id sees only that tenant; one
+#: without is an admin token.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("tenant_id", String(128)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+#: Every change to a tenant's schedules: who, what, before, after, when.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("schedule_key", String(200)),
+    Column("before", Text),
+    Column("after", Text),
+    Column("at", UTCDateTime, nullable=False),
+    Index("ix_audit_log_tenant_id", "tenant_id", "id"),
 )
 
 #: Run states. queued/retrying/running are open; the rest are terminal.

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, select
+from sqlalchemy import Engine, case, delete, select, tuple_, update
 
 from app import cron
+from app.audit import AuditLog
+from app.dispatch import Dispatcher, Fire, message_id
 from app.errors import NotFound, ValidationError
 from app.jobs import JOBS, PayloadError
 from app.models import schedules
@@ -36,6 +38,7 @@ FIELDS = (
     "timezone",
     "payload",
     "paused",
+    "paused_note",
     "start_at",
     "end_at",
     "max_fires",
@@ -70,6 +73,7 @@ class ScheduleInput:
     max_fires: int | None = None
     jitter: int = 0
     stagger: bool = False
+    paused_note: str | None = None
 
     @property
     def trigger(self) -> cron.TriggerSpec:
@@ -132,6 +136,10 @@ class ScheduleInput:
             except PayloadError as exc:
                 err("payload", str(exc))
 
+        note = doc.get("paused_note")
+        if note is not None and (not isinstance(note, str) or len(note) > 1000):
+            err("paused_note", "must be a string of at most 1000 characters")
+
         for flag in ("paused", "stagger"):
             if not isinstance(doc.get(flag, False), bool):
                 err(flag, "must be true or false")
@@ -175,6 +183,7 @@ class ScheduleInput:
             max_fires,
             jitter,
             doc.get("stagger", False),
+            doc.get("paused_note"),
         )
 
 
@@ -212,6 +221,7 @@ def _shape(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "timezone": row["timezone"],
         "payload": json.loads(row["payload"]),
         "paused": row["paused"],
+        "paused_note": row["paused_note"],
         "state": _state(row, next_fire),
         "start_at": _iso(row["start_at"]),
         "end_at": _iso(row["end_at"]),
@@ -227,79 +237,233 @@ def _shape(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
+def _row_values(item: ScheduleInput, now: datetime) -> dict[str, Any]:
+    trigger = item.trigger
+    return {
+        "tenant_id": item.tenant_id,
+        "key": item.key,
+        "job": item.job,
+        "cron": item.cron,
+        "every_seconds": item.every,
+        "timezone": item.timezone,
+        "payload": json.dumps(item.payload, separators=(",", ":"), sort_keys=True),
+        "paused": item.paused,
+        "paused_note": item.paused_note if item.paused else None,
+        "start_at": item.start_at,
+        "end_at": item.end_at,
+        "max_fires": item.max_fires,
+        "fire_count": 0,
+        "jitter_seconds": item.jitter,
+        "stagger": item.stagger,
+        "offset_seconds": trigger.offset,
+        "trigger_key": trigger.key,
+        "active_since": now,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def as_document(schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """The create-or-replace body that reproduces a shaped schedule (what PATCH starts from)."""
+    doc = {field: schedule[field] for field in FIELDS if field != "paused_note" and schedule.get(field) is not None}
+    doc["paused"] = schedule["paused"]
+    if schedule.get("paused_note"):
+        doc["paused_note"] = schedule["paused_note"]
+    return doc
+
+
 class ScheduleService:
-    """Reads and writes tenant schedules and tells the clock what changed.
+    """Reads and writes tenant schedules, records each change in the audit log and tells the clock.
 
     Parameters:
       engine: the database engine.
       notifier: publishes change signals to the clock after each commit.
+      dispatcher: enqueues manual triggers (None: triggering is unavailable).
       clock: returns the current instant (injected so tests can pin it).
     """
 
-    def __init__(self, engine: Engine, notifier: ChangeNotifier, clock=lambda: datetime.now(UTC)):
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: ChangeNotifier,
+        clock=lambda: datetime.now(UTC),
+        dispatcher: Dispatcher | None = None,
+    ):
         self.engine = engine
         self.notifier = notifier
+        self.dispatcher = dispatcher
         self.now = clock
+        self.audit = AuditLog()
 
-    def upsert(self, item: ScheduleInput) -> tuple[dict[str, Any], bool]:
-        """Create or replace the schedule (tenant, key). Returns (schedule, created)."""
-        now = self.now()
-        trigger = item.trigger
-        key = trigger.key
-        values = {
-            "tenant_id": item.tenant_id,
-            "key": item.key,
-            "job": item.job,
-            "cron": item.cron,
-            "every_seconds": item.every,
-            "timezone": item.timezone,
-            "payload": json.dumps(item.payload, separators=(",", ":"), sort_keys=True),
-            "paused": item.paused,
-            "start_at": item.start_at,
-            "end_at": item.end_at,
-            "max_fires": item.max_fires,
-            "fire_count": 0,
-            "jitter_seconds": item.jitter,
-            "stagger": item.stagger,
-            "offset_seconds": trigger.offset,
-            "trigger_key": key,
-            "active_since": now,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        with self.engine.begin() as conn:
-            stmt = insert(conn, schedules).values(**values)
-            ex = stmt.excluded
-            t = schedules.c
-            # Fires before active_since are not the schedule's: reset it only when the trigger
-            # changes or the schedule is resumed, so an idempotent replay changes nothing.
-            keep_since = (t.trigger_key == ex.trigger_key) & ((t.paused == ex.paused) | ex.paused)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[t.tenant_id, t.key],
-                set_={
-                    "job": ex.job,
-                    "cron": ex.cron,
-                    "every_seconds": ex.every_seconds,
-                    "timezone": ex.timezone,
-                    "payload": ex.payload,
-                    "paused": ex.paused,
-                    "start_at": ex.start_at,
-                    "end_at": ex.end_at,
-                    "max_fires": ex.max_fires,
-                    "jitter_seconds": ex.jitter_seconds,
-                    "stagger": ex.stagger,
-                    "offset_seconds": ex.offset_seconds,
-                    "trigger_key": ex.trigger_key,
-                    "active_since": case((keep_since, t.active_since), else_=ex.active_since),
-                    "version": t.version + 1,
-                    "updated_at": ex.updated_at,
+    def _upsert_statement(self, conn, rows: list[dict[str, Any]]):
+        stmt = insert(conn, schedules).values(rows) if len(rows) > 1 else insert(conn, schedules).values(**rows[0])
+        ex = stmt.excluded
+        t = schedules.c
+        # Fires before active_since are not the schedule's: reset it only when the trigger
+        # changes or the schedule is resumed, so an idempotent replay changes nothing.
+        keep_since = (t.trigger_key == ex.trigger_key) & ((t.paused == ex.paused) | ex.paused)
+        return stmt.on_conflict_do_update(
+            index_elements=[t.tenant_id, t.key],
+            set_={
+                **{
+                    name: getattr(ex, name)
+                    for name in (
+                        "job",
+                        "cron",
+                        "every_seconds",
+                        "timezone",
+                        "payload",
+                        "paused",
+                        "paused_note",
+                        "start_at",
+                        "end_at",
+                        "max_fires",
+                        "jitter_seconds",
+                        "stagger",
+                        "offset_seconds",
+                        "trigger_key",
+                        "updated_at",
+                    )
                 },
-            ).returning(*schedules.c)
-            row = conn.execute(stmt).mappings().one()
-        if not item.paused:
-            self.notifier.changed([key])
-        return _shape(row, now), row["version"] == 1
+                "active_since": case((keep_since, t.active_since), else_=ex.active_since),
+                "version": t.version + 1,
+            },
+        ).returning(*schedules.c)
+
+    def _existing(self, conn, tenant_key_pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        found: dict[tuple[str, str], dict] = {}
+        now = self.now()
+        for start in range(0, len(tenant_key_pairs), 500):
+            chunk = tenant_key_pairs[start : start + 500]
+            rows = conn.execute(
+                select(schedules).where(tuple_(schedules.c.tenant_id, schedules.c.key).in_(chunk))
+            ).mappings()
+            for row in rows:
+                found[(row["tenant_id"], row["key"])] = _shape(row, now)
+        return found
+
+    def upsert(self, item: ScheduleInput, actor: str = "system") -> tuple[dict[str, Any], bool]:
+        """Create or replace the schedule (tenant, key). Returns (schedule, created)."""
+        (result,) = self.upsert_many([item], actor)
+        return result
+
+    def upsert_many(self, items: list[ScheduleInput], actor: str = "system") -> list[tuple[dict[str, Any], bool]]:
+        """Create or replace many schedules in one transaction: all of them or none."""
+        now = self.now()
+        results: list[tuple[dict[str, Any], bool]] = []
+        with self.engine.begin() as conn:
+            before = self._existing(conn, [(i.tenant_id, i.key) for i in items])
+            for start in range(0, len(items), 1000):
+                rows = [_row_values(item, now) for item in items[start : start + 1000]]
+                for row in conn.execute(self._upsert_statement(conn, rows)).mappings():
+                    results.append((_shape(row, now), row["version"] == 1))
+            self.audit.record_many(
+                conn,
+                actor,
+                [
+                    (
+                        "create" if created else "replace",
+                        s["tenant_id"],
+                        s["key"],
+                        before.get((s["tenant_id"], s["key"])),
+                        s,
+                    )
+                    for s, created in results
+                ],
+                now,
+            )
+        self.notifier.changed(
+            cron.TriggerSpec(
+                s["cron"], cron.parse_every(s["every"]) if s["every"] else None, s["timezone"], s["offset_seconds"]
+            ).key
+            for s, _ in results
+            if not s["paused"]
+        )
+        return results
+
+    def patch(self, tenant_id: str, key: str, changes: Any, actor: str = "system") -> dict[str, Any]:
+        """Change the fields given in ``changes``; everything not mentioned stays as it is."""
+        if not isinstance(changes, Mapping):
+            raise ValidationError([{"field": "body", "message": "must be a JSON object"}])
+        doc = as_document(self.get(tenant_id, key))
+        if "every" in changes:
+            doc.pop("cron", None)
+        if "cron" in changes:
+            doc.pop("every", None)
+        doc.update(changes)
+        doc = {k: v for k, v in doc.items() if v is not None}
+        schedule, _ = self.upsert(ScheduleInput.parse(tenant_id, key, doc), actor)
+        return schedule
+
+    def _set_paused(self, tenant_id: str, key: str | None, paused: bool, note: str | None, actor: str) -> list[dict]:
+        now = self.now()
+        where = [schedules.c.tenant_id == tenant_id, schedules.c.paused.is_(not paused)]
+        if key is not None:
+            where.append(schedules.c.key == key)
+        values: dict[str, Any] = {"paused": paused, "paused_note": note if paused else None, "updated_at": now}
+        if not paused:
+            values["active_since"] = now  # fires missed while paused are not replayed
+        with self.engine.begin() as conn:
+            pairs = [(tenant_id, k) for (k,) in conn.execute(select(schedules.c.key).where(*where))]
+            before = self._existing(conn, pairs)
+            rows = (
+                conn.execute(
+                    update(schedules)
+                    .where(*where)
+                    .values(**values, version=schedules.c.version + 1)
+                    .returning(*schedules.c)
+                )
+                .mappings()
+                .all()
+            )
+            after = [_shape(row, now) for row in rows]
+            self.audit.record_many(
+                conn,
+                actor,
+                [
+                    ("pause" if paused else "resume", tenant_id, s["key"], before.get((tenant_id, s["key"])), s)
+                    for s in after
+                ],
+                now,
+            )
+        if not paused:
+            self.notifier.changed(row["trigger_key"] for row in rows)
+        return after
+
+    def pause(self, tenant_id: str, key: str, note: str | None = None, actor: str = "system") -> dict[str, Any]:
+        self._set_paused(tenant_id, key, True, note, actor)
+        return self.get(tenant_id, key)
+
+    def resume(self, tenant_id: str, key: str, actor: str = "system") -> dict[str, Any]:
+        self._set_paused(tenant_id, key, False, None, actor)
+        return self.get(tenant_id, key)
+
+    def pause_tenant(self, tenant_id: str, note: str | None = None, actor: str = "system") -> list[dict]:
+        return self._set_paused(tenant_id, None, True, note, actor)
+
+    def resume_tenant(self, tenant_id: str, actor: str = "system") -> list[dict]:
+        return self._set_paused(tenant_id, None, False, None, actor)
+
+    def trigger(self, tenant_id: str, key: str, actor: str = "system") -> dict[str, Any]:
+        """Run the schedule now (triggered_by manual), under the same execution rules as a fire."""
+        if self.dispatcher is None:
+            raise RuntimeError("no dispatcher: REDIS_URL is not set")
+        now = self.now().replace(microsecond=0)
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(schedules).where(schedules.c.tenant_id == tenant_id, schedules.c.key == key))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            raise NotFound(f"tenant {tenant_id!r} has no schedule {key!r}")
+        routes = {name: (spec.queue, name) for name, spec in JOBS.items()}
+        fire = Fire(row["id"], row["tenant_id"], row["key"], row["job"], row["payload"])
+        self.dispatcher.enqueue([fire], now, routes, triggered_by="manual")
+        with self.engine.begin() as conn:
+            self.audit.record_many(conn, actor, [("trigger", tenant_id, key, None, None)], self.now())
+        return {"schedule_id": row["id"], "fire_time": now.isoformat(), "message_id": message_id(row["id"], now)}
 
     def get(self, tenant_id: str, key: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -334,10 +498,21 @@ class ScheduleService:
         cursor = rows[limit - 1]["id"] if len(rows) > limit else None
         return items, cursor
 
-    def delete(self, tenant_id: str, key: str) -> None:
-        with self.engine.begin() as conn:
-            result = conn.execute(delete(schedules).where(schedules.c.tenant_id == tenant_id, schedules.c.key == key))
-        if result.rowcount == 0:
+    def delete(self, tenant_id: str, key: str, actor: str = "system") -> None:
+        if not self._delete(tenant_id, key, actor):
             raise NotFound(f"tenant {tenant_id!r} has no schedule {key!r}")
+
+    def delete_tenant(self, tenant_id: str, actor: str = "system") -> int:
+        """Remove all of a tenant's schedules (offboarding). Returns how many there were."""
+        return self._delete(tenant_id, None, actor)
+
+    def _delete(self, tenant_id: str, key: str | None, actor: str) -> int:
         # No signal: a trigger left without schedules fires nothing and is dropped by the next
-        # reconcile; a queued fire of the deleted schedule finds no schedule and is skipped.
+        # reconcile; a queued fire of a deleted schedule finds no schedule and is skipped.
+        now = self.now()
+        where = [schedules.c.tenant_id == tenant_id] + ([schedules.c.key == key] if key is not None else [])
+        with self.engine.begin() as conn:
+            gone = [_shape(row, now) for row in conn.execute(select(schedules).where(*where)).mappings()]
+            conn.execute(delete(schedules).where(*where))
+            self.audit.record_many(conn, actor, [("delete", tenant_id, s["key"], s, None) for s in gone], now)
+        return len(gone)

@@ -87,7 +87,7 @@ class Database:
 
     def clear(self) -> None:
         with self.engine.begin() as conn:
-            for table in ("runs", "schedules", "apscheduler_jobs"):
+            for table in ("runs", "schedules", "apscheduler_jobs", "audit_log", "api_tokens"):
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
@@ -133,7 +133,9 @@ def db(migrated_db: Database) -> Database:
 
 @pytest.fixture
 def settings(db: Database, redis_url: str) -> Settings:
-    return Settings.from_env({"DATABASE_URL": db.url, "REDIS_URL": redis_url, "WEBHOOK_SECRET": "test-secret"})
+    return Settings.from_env(
+        {"DATABASE_URL": db.url, "REDIS_URL": redis_url, "WEBHOOK_SECRET": "test-secret", "LOCAL_MODE": "true"}
+    )
 
 
 @pytest.fixture

@@ -100,6 +100,15 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
     }
     procs = Processes(env, tmp_path)
     procs.run("release")
+    token = subprocess.run(
+        [sys.executable, "-m", "app.tokens", "create", "--name", "e2e"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
     base = f"http://127.0.0.1:{port}"
     with WebhookReceiver() as receiver:
         for name in ("web", "worker", "clock"):
@@ -107,27 +116,36 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
         try:
             wait_for(lambda: _get(f"{base}/health") == 200, timeout=30, what="web /health")
             doc = {"job": "webhook", "cron": "*/2 * * * * *", "payload": {"url": receiver.url}}
-            created = httpx.put(f"{base}/v1/tenants/42/schedules/ping", json=doc)
+            created = http.put(f"{base}/v1/tenants/42/schedules/ping", json=doc)
             assert created.status_code == 201, created.text
             wait_for(lambda: len(receiver.requests) >= 3, timeout=30, what="three webhook deliveries")
-            paused = httpx.put(f"{base}/v1/tenants/42/schedules/ping", json={**doc, "paused": True})
+            paused = http.put(f"{base}/v1/tenants/42/schedules/ping", json={**doc, "paused": True})
             assert paused.status_code == 200 and paused.json()["paused"] is True
 
             def settled() -> list[dict] | None:
-                items = httpx.get(f"{base}/v1/tenants/42/schedules/ping/runs").json()["items"]
+                items = http.get(f"{base}/v1/tenants/42/schedules/ping/runs").json()["items"]
                 done = items and all(r["status"] == "succeeded" for r in items)
                 return items if done and len(items) == len(receiver.requests) else None
 
             runs = wait_for(settled, timeout=15, what="every run recorded as succeeded")
             time.sleep(2.5)  # a paused schedule fires no more
             assert len(receiver.requests) == len(runs)
+
+            # "Sync now" works on a paused schedule too, and is recorded as a manual run.
+            triggered = http.post(f"{base}/v1/tenants/42/schedules/ping/trigger")
+            assert triggered.status_code == 202, triggered.text
+            manual = wait_for(
+                lambda: [r for r in settled() or [] if r["triggered_by"] == "manual"], timeout=15, what="manual run"
+            )
+            assert [r["fire_time"] for r in manual] == [triggered.json()["fire_time"]]
         finally:
             results = procs.stop_all()
 
     deliveries = collections.Counter(r["json"]["fire_time"] for r in receiver.requests)
     assert max(deliveries.values()) == 1, f"a fire was delivered twice: {deliveries}"
-    assert sorted(deliveries) == sorted(r["fire_time"] for r in runs)
-    assert all(int(t[17:19]) % 2 == 0 for t in deliveries), "fires must fall on even seconds"
+    assert sorted(deliveries) == sorted(r["fire_time"] for r in runs + manual)
+    scheduled = [r["json"]["fire_time"] for r in receiver.requests if r["json"]["triggered_by"] == "scheduled"]
+    assert all(int(t[17:19]) % 2 == 0 for t in scheduled), "scheduled fires must fall on even seconds"
     assert all(r["attempts"] == 1 and r["triggered_by"] == "scheduled" for r in runs)
 
     for name, (code, seconds) in results.items():
