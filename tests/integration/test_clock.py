@@ -47,7 +47,9 @@ def _cron_at(instant: datetime) -> str:
 
 @pytest.fixture
 def clock_settings(db, redis_url, redis_client) -> Settings:
-    return Settings.from_env({"DATABASE_URL": db.url, "REDIS_URL": redis_url, "RECONCILE_INTERVAL": "600"})
+    return Settings.from_env(
+        {"DATABASE_URL": db.url, "REDIS_URL": redis_url, "RECONCILE_INTERVAL": "600", "LOCAL_MODE": "true"}
+    )
 
 
 def test_schedule_added_while_the_clock_sleeps_fires_on_time(clock_settings, db, redis_client) -> None:
