@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.auth import AuthMiddleware
+from api.openapi import OpenApiResource
 from api.resources.bulk import BulkSchedulesResource
 from api.resources.health import HealthResource
 from api.resources.preview import PreviewResource
@@ -44,6 +45,7 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
     app.add_route("/health", HealthResource(engine, redis_client))
+    app.add_route("/openapi.json", OpenApiResource())
     app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
     app.add_route("/v1/schedules/bulk", BulkSchedulesResource(schedules))

@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.tokens import LOCAL, Principal, TokenService
 
 #: Paths anyone may call.
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 
 def _is_loopback(address: str | None) -> bool:

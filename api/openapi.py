@@ -1,0 +1,345 @@
+"""The OpenAPI 3 document of the API, served at ``/openapi.json`` (a test fuzzes the app against it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from app.schedules import MAX_JITTER, MAX_PAGE
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR = _json(_ref("Error"), "error")
+_ERRORS = {"400": _json(_ref("Error"), "invalid input"), "401": _json(_ref("Error"), "no or bad token")}
+_NOT_FOUND = {"404": _json(_ref("Error"), "no such schedule (or another tenant's)")}
+_TENANT = {"name": "tenant_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+_PAGE = [
+    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "next_cursor of the previous page"},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+]
+_NOTE_BODY = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"note": {"type": "string", "maxLength": 1000}},
+                "additionalProperties": False,
+            }
+        }
+    },
+}
+
+_INSTANT = {"type": "string", "format": "date-time"}
+_NULLABLE_INSTANT = {"type": "string", "format": "date-time", "nullable": True}
+
+_SCHEDULE_FIELDS: dict[str, Any] = {
+    "job": {"type": "string", "description": "a job of the catalogue: webhook, noop"},
+    "cron": {"type": "string", "description": "5 fields, 6 with seconds first, or an @alias; or give every"},
+    "every": {"type": "string", "description": "an interval such as 90s, 15m, 6h, 1h30m; or give cron"},
+    "timezone": {"type": "string", "default": "UTC", "description": "IANA zone of the pattern's wall clock"},
+    "payload": {"type": "object", "additionalProperties": True},
+    "paused": {"type": "boolean", "default": False},
+    "paused_note": {"type": "string", "maxLength": 1000},
+    "start_at": _INSTANT,
+    "end_at": _INSTANT,
+    "max_fires": {"type": "integer", "minimum": 1},
+    "jitter": {
+        "oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_JITTER}, {"type": "string"}],
+        "description": "seconds, or a duration such as 30s",
+    },
+    "stagger": {"type": "boolean", "default": False},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "title", "message"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+    },
+    "ScheduleInput": {"type": "object", "properties": _SCHEDULE_FIELDS, "additionalProperties": False},
+    "Schedule": {
+        "type": "object",
+        "required": ["id", "tenant_id", "key", "job", "timezone", "payload", "paused", "state", "version"],
+        "properties": {
+            "id": {"type": "integer"},
+            "tenant_id": {"type": "string"},
+            "key": {"type": "string"},
+            "job": {"type": "string"},
+            "cron": {"type": "string", "nullable": True},
+            "every": {"type": "string", "nullable": True},
+            "timezone": {"type": "string"},
+            "payload": {"type": "object"},
+            "paused": {"type": "boolean"},
+            "paused_note": {"type": "string", "nullable": True},
+            "state": {"type": "string", "enum": ["active", "paused", "finished"]},
+            "start_at": _NULLABLE_INSTANT,
+            "end_at": _NULLABLE_INSTANT,
+            "max_fires": {"type": "integer", "nullable": True},
+            "fire_count": {"type": "integer"},
+            "jitter": {"type": "integer"},
+            "stagger": {"type": "boolean"},
+            "offset_seconds": {"type": "integer"},
+            "version": {"type": "integer"},
+            "created_at": _INSTANT,
+            "updated_at": _INSTANT,
+            "next_fire_at": _NULLABLE_INSTANT,
+        },
+    },
+    "ScheduleList": {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {
+            "items": {"type": "array", "items": _ref("Schedule")},
+            "next_cursor": {"type": "string", "nullable": True},
+        },
+    },
+    "Run": {
+        "type": "object",
+        "required": ["id", "schedule_id", "tenant_id", "fire_time", "triggered_by", "status", "attempts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "schedule_id": {"type": "integer"},
+            "tenant_id": {"type": "string"},
+            "fire_time": _INSTANT,
+            "triggered_by": {"type": "string", "enum": ["scheduled", "manual"]},
+            "status": {"type": "string", "enum": ["queued", "running", "retrying", "succeeded", "failed", "missed"]},
+            "attempts": {"type": "integer"},
+            "started_at": _NULLABLE_INSTANT,
+            "finished_at": _NULLABLE_INSTANT,
+            "duration_ms": {"type": "integer", "nullable": True},
+            "error": {"type": "string", "nullable": True},
+        },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "required": ["id", "actor", "action", "at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "actor": {"type": "string"},
+            "action": {"type": "string", "enum": ["create", "replace", "pause", "resume", "trigger", "delete"]},
+            "schedule_key": {"type": "string", "nullable": True},
+            "before": {"type": "object", "nullable": True},
+            "after": {"type": "object", "nullable": True},
+            "at": _INSTANT,
+        },
+    },
+}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": {**responses, **_ERRORS}, **extra}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def document() -> dict[str, Any]:
+    schedule = _json(_ref("Schedule"), "the schedule")
+    tenant_schedule = [_TENANT, _KEY]
+    paths = {
+        "/health": {
+            "get": {
+                "summary": "Database and Redis reachable?",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object"}, "healthy"),
+                    "503": _json({"type": "object"}, "a dependency is down"),
+                },
+            }
+        },
+        "/v1/preview": {
+            "get": _op(
+                "Next fire times of a pattern or interval, nothing saved",
+                {"200": _json({"type": "object", "required": ["fires"]}, "fire times")},
+                parameters=[
+                    {"name": "cron", "in": "query", "schema": {"type": "string"}},
+                    {"name": "every", "in": "query", "schema": {"type": "string"}},
+                    {"name": "timezone", "in": "query", "schema": {"type": "string"}},
+                    {"name": "count", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "after", "in": "query", "schema": _INSTANT},
+                ],
+            )
+        },
+        "/v1/schedules": {
+            "get": _op(
+                "List schedules (a tenant token sees its own)",
+                {"200": _json(_ref("ScheduleList"), "a page")},
+                parameters=[
+                    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+                    {"name": "job", "in": "query", "schema": {"type": "string"}},
+                    *_PAGE,
+                ],
+            )
+        },
+        "/v1/schedules/bulk": {
+            "post": _op(
+                "Create or replace up to 10,000 schedules, all or nothing",
+                {"200": _json({"type": "object", "required": ["created", "replaced", "items"]}, "all written")},
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["items"],
+                        "properties": {
+                            "items": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 10_000,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["tenant_id", "key"],
+                                    "properties": {
+                                        "tenant_id": {"type": "string"},
+                                        "key": {"type": "string"},
+                                        **_SCHEDULE_FIELDS,
+                                    },
+                                },
+                            }
+                        },
+                    }
+                ),
+            )
+        },
+        "/v1/tenants/{tenant_id}/schedules": {
+            "parameters": [_TENANT],
+            "get": _op(
+                "A tenant's schedules", {"200": _json(_ref("ScheduleList"), "a page"), **_NOT_FOUND}, parameters=_PAGE
+            ),
+            "delete": _op(
+                "Remove all of a tenant's schedules (offboarding)",
+                {"200": _json({"type": "object", "required": ["removed"]}, "how many were removed"), **_NOT_FOUND},
+            ),
+        },
+        "/v1/tenants/{tenant_id}/pause": {
+            "parameters": [_TENANT],
+            "post": _op(
+                "Pause every schedule of the tenant",
+                {"200": _json({"type": "object"}, "paused"), **_NOT_FOUND},
+                requestBody=_NOTE_BODY,
+            ),
+        },
+        "/v1/tenants/{tenant_id}/resume": {
+            "parameters": [_TENANT],
+            "post": _op(
+                "Resume every schedule of the tenant", {"200": _json({"type": "object"}, "resumed"), **_NOT_FOUND}
+            ),
+        },
+        "/v1/tenants/{tenant_id}/audit": {
+            "parameters": [_TENANT],
+            "get": _op(
+                "Every change to the tenant's schedules, oldest first",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items", "next_cursor"],
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("AuditEntry")},
+                                "next_cursor": {"type": "string", "nullable": True},
+                            },
+                        },
+                        "a page",
+                    ),
+                    **_NOT_FOUND,
+                },
+                parameters=_PAGE,
+            ),
+        },
+        "/v1/tenants/{tenant_id}/schedules/{key}": {
+            "parameters": tenant_schedule,
+            "put": _op(
+                "Create or replace (idempotent)",
+                {"200": schedule, "201": schedule, **_NOT_FOUND},
+                requestBody=_body(_ref("ScheduleInput")),
+            ),
+            "patch": _op(
+                "Change only the fields given",
+                {"200": schedule, **_NOT_FOUND},
+                requestBody=_body(_ref("ScheduleInput")),
+            ),
+            "get": _op("One schedule with its next fire time", {"200": schedule, **_NOT_FOUND}),
+            "delete": _op("Remove", {"204": {"description": "removed"}, **_NOT_FOUND}),
+        },
+        "/v1/tenants/{tenant_id}/schedules/{key}/pause": {
+            "parameters": tenant_schedule,
+            "post": _op("Pause, with an optional note", {"200": schedule, **_NOT_FOUND}, requestBody=_NOTE_BODY),
+        },
+        "/v1/tenants/{tenant_id}/schedules/{key}/resume": {
+            "parameters": tenant_schedule,
+            "post": _op("Resume (missed fires are not replayed)", {"200": schedule, **_NOT_FOUND}),
+        },
+        "/v1/tenants/{tenant_id}/schedules/{key}/trigger": {
+            "parameters": tenant_schedule,
+            "post": _op(
+                "Run now (a manual run)",
+                {
+                    "202": _json(
+                        {"type": "object", "required": ["schedule_id", "fire_time", "message_id"]}, "enqueued"
+                    ),
+                    "503": _json(_ref("Error"), "Redis unreachable: nothing enqueued"),
+                    **_NOT_FOUND,
+                },
+            ),
+        },
+        "/v1/tenants/{tenant_id}/schedules/{key}/runs": {
+            "parameters": tenant_schedule,
+            "get": _op(
+                "The schedule's latest runs",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items"],
+                            "properties": {"items": {"type": "array", "items": _ref("Run")}},
+                        },
+                        "runs, newest first",
+                    ),
+                    **_NOT_FOUND,
+                },
+                parameters=[
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}
+                ],
+            ),
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "tenantcron", "version": "1", "description": "Multi-tenant cron and job service."},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+class OpenApiResource:
+    """``GET /openapi.json``: this document (public)."""
+
+    def __init__(self) -> None:
+        self.doc = document()
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.doc
