@@ -20,6 +20,7 @@ from api.resources.schedules import (
     SchedulesResource,
     TenantActionResource,
     TenantSchedulesResource,
+    TierResource,
 )
 from app.config import Settings
 from app.db import make_engine
@@ -27,6 +28,7 @@ from app.dispatch import Dispatcher
 from app.runs import RunStore
 from app.schedules import ScheduleService
 from app.signals import ChangeNotifier
+from app.tiers import TierService, load_tiers
 from app.tokens import TokenService
 
 
@@ -54,6 +56,9 @@ def create_app(
     app.add_route(f"{tenant}/pause", TenantActionResource(schedules), suffix="pause")
     app.add_route(f"{tenant}/resume", TenantActionResource(schedules), suffix="resume")
     app.add_route(f"{tenant}/audit", AuditResource(schedules))
+    tiers = TierResource(TierService(schedules, load_tiers(settings.tiers_file)))
+    app.add_route(f"{tenant}/tier", tiers)
+    app.add_route("/v1/tiers", tiers, suffix="list")
     app.add_route(f"{tenant}/schedules/{{key}}", ScheduleResource(schedules))
     actions = ScheduleActionResource(schedules)
     for action in ("pause", "resume", "trigger"):

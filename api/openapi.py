@@ -92,6 +92,7 @@ SCHEMAS: dict[str, Any] = {
             "payload": {"type": "object"},
             "paused": {"type": "boolean"},
             "paused_note": {"type": "string", "nullable": True},
+            "tier": {"type": "string", "nullable": True},
             "state": {"type": "string", "enum": ["active", "paused", "finished"]},
             "start_at": _NULLABLE_INSTANT,
             "end_at": _NULLABLE_INSTANT,
@@ -243,6 +244,32 @@ def document() -> dict[str, Any]:
             "parameters": [_TENANT],
             "post": _op(
                 "Resume every schedule of the tenant", {"200": _json({"type": "object"}, "resumed"), **_NOT_FOUND}
+            ),
+        },
+        "/v1/tiers": {
+            "get": _op(
+                "The tiers and their entries", {"200": _json({"type": "object", "required": ["tiers"]}, "tiers")}
+            )
+        },
+        "/v1/tenants/{tenant_id}/tier": {
+            "parameters": [_TENANT],
+            "put": _op(
+                "Apply a tier: the tenant's tier-managed schedules become exactly the tier's (idempotent)",
+                {
+                    "200": _json(
+                        {"type": "object", "required": ["tier", "created", "updated", "removed", "schedules"]},
+                        "what changed",
+                    ),
+                    **_NOT_FOUND,
+                },
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["tier"],
+                        "properties": {"tier": {"type": "string"}, "data": {"type": "object"}},
+                        "additionalProperties": False,
+                    }
+                ),
             ),
         },
         "/v1/tenants/{tenant_id}/audit": {

@@ -54,6 +54,7 @@ class Settings:
       leader_ttl: seconds the clock's leader lock lives without renewal.
       namespace: prefix of every Redis key the service writes (Dramatiq's queues included).
       local_mode: let loopback requests in without a token (a developer's machine only).
+      tiers_file: JSON file of the tiers (None: the example tiers in app/tiers.json).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -68,6 +69,7 @@ class Settings:
     leader_ttl: int = 10
     namespace: str = "dramatiq"
     local_mode: bool = False
+    tiers_file: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,6 +87,7 @@ class Settings:
             leader_ttl=_int(env, "LEADER_TTL", 10),
             namespace=env.get("REDIS_NAMESPACE") or "dramatiq",
             local_mode=(env.get("LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
+            tiers_file=env.get("TIERS_FILE") or None,
         )
 
     def require_redis_url(self) -> str:

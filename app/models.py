@@ -71,6 +71,8 @@ schedules = Table(
     Column("payload", Text, nullable=False, default="{}"),
     Column("paused", Boolean, nullable=False, default=False),
     Column("paused_note", Text),
+    # The tier that manages this schedule (applying another tier changes or removes it), or None.
+    Column("tier", String(50)),
     # Optional window and limit: fires before start_at or after end_at do not happen, nor any
     # after max_fires; fire_count counts fires enqueued (last_counted_fire makes counting idempotent).
     Column("start_at", UTCDateTime),

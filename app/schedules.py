@@ -74,6 +74,7 @@ class ScheduleInput:
     jitter: int = 0
     stagger: bool = False
     paused_note: str | None = None
+    tier: str | None = None
 
     @property
     def trigger(self) -> cron.TriggerSpec:
@@ -222,6 +223,7 @@ def _shape(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "payload": json.loads(row["payload"]),
         "paused": row["paused"],
         "paused_note": row["paused_note"],
+        "tier": row["tier"],
         "state": _state(row, next_fire),
         "start_at": _iso(row["start_at"]),
         "end_at": _iso(row["end_at"]),
@@ -249,6 +251,7 @@ def _row_values(item: ScheduleInput, now: datetime) -> dict[str, Any]:
         "payload": json.dumps(item.payload, separators=(",", ":"), sort_keys=True),
         "paused": item.paused,
         "paused_note": item.paused_note if item.paused else None,
+        "tier": item.tier,
         "start_at": item.start_at,
         "end_at": item.end_at,
         "max_fires": item.max_fires,
@@ -323,6 +326,7 @@ class ScheduleService:
                         "stagger",
                         "offset_seconds",
                         "trigger_key",
+                        "tier",
                         "updated_at",
                     )
                 },

@@ -8,6 +8,7 @@ from api.auth import principal_of, require_tenant
 from app.errors import ValidationError
 from app.runs import RunStore
 from app.schedules import MAX_PAGE, ScheduleInput, ScheduleService
+from app.tiers import TierService
 
 
 def page_params(req: falcon.Request) -> tuple[int, int]:
@@ -163,3 +164,20 @@ class AuditResource:
         after, limit = page_params(req)
         items, cursor = self.service.audit.list(self.service.engine, tenant_id, after_id=after, limit=limit)
         resp.media = {"items": items, "next_cursor": str(cursor) if cursor is not None else None}
+
+
+class TierResource:
+    """``PUT /v1/tenants/{tenant_id}/tier`` ``{"tier": "premium", "data": {...}}``; ``GET /v1/tiers``."""
+
+    def __init__(self, tiers: TierService):
+        self.tiers = tiers
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, tenant_id: str) -> None:
+        principal = require_tenant(req, tenant_id)
+        doc = req.get_media()
+        if not isinstance(doc, dict) or set(doc) - {"tier", "data"}:
+            raise ValidationError([{"field": "body", "message": 'must be {"tier": name, "data": {...}}'}])
+        resp.media = self.tiers.apply(tenant_id, doc.get("tier"), doc.get("data", {}), principal.name)
+
+    def on_get_list(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"tiers": self.tiers.tiers}

@@ -138,6 +138,19 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
                 lambda: [r for r in settled() or [] if r["triggered_by"] == "manual"], timeout=15, what="manual run"
             )
             assert [r["fire_time"] for r in manual] == [triggered.json()["fire_time"]]
+
+            # The command line drives the same API: apply a tier, list, pause with a note.
+            def cli(*args: str) -> object:
+                command = [sys.executable, "-m", "client", "--url", base, "--token", token, *args]
+                done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                assert done.returncode == 0, done.stderr
+                return json.loads(done.stdout)
+
+            tier = cli("tenants", "apply-tier", "42", "standard", "--data", json.dumps({"webhook_url": receiver.url}))
+            assert tier["created"] == ["sync-orders", "sync-products"]
+            listed = cli("schedules", "list", "--tenant", "42")
+            assert sorted(s["key"] for s in listed) == ["ping", "sync-orders", "sync-products"]
+            assert cli("schedules", "pause", "42", "sync-orders", "--note", "e2e")["paused_note"] == "e2e"
         finally:
             results = procs.stop_all()
 

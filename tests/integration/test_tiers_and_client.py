@@ -1,0 +1,91 @@
+"""Tiers applied over HTTP, and the typed client driving the API (through a WSGI transport)."""
+
+import json
+
+import httpx
+import pytest
+
+from api.app import create_app
+from app.config import Settings
+from app.tiers import TierConfigError, load_tiers
+from app.tokens import TokenService
+from client import ApiError, TenantCron
+
+DATA = {"webhook_url": "https://app.example.test/hooks/sync"}
+
+
+@pytest.fixture
+def api(db, redis_url, redis_client) -> TenantCron:
+    settings = Settings.from_env({"DATABASE_URL": db.url, "REDIS_URL": redis_url})
+    app = create_app(settings, engine=db.engine, redis_client=redis_client)
+    token = TokenService(db.engine).create("main-app")
+    with TenantCron("http://tenantcron.test", token, transport=httpx.WSGITransport(app=app)) as client:
+        yield client
+
+
+def test_applying_tiers_creates_changes_and_removes_only_tier_schedules(api) -> None:
+    api.upsert_schedule("42", "custom-report", job="noop", cron="0 8 * * MON")
+    standard = api.apply_tier("42", "standard", DATA)
+    assert standard["created"] == ["sync-orders", "sync-products"] and standard["removed"] == []
+    schedules = {s["key"]: s for s in api.list_schedules(tenant="42")}
+    products = schedules["sync-products"]
+    assert products["tier"] == "standard" and products["cron"] == "0 */6 * * *" and products["stagger"] is True
+    assert products["payload"] == {"url": DATA["webhook_url"], "resource": "products"}
+    assert 0 <= products["offset_seconds"] < 6 * 3600
+
+    again = api.apply_tier("42", "standard", DATA)
+    assert again["created"] == [] and again["updated"] == ["sync-orders", "sync-products"] and again["removed"] == []
+
+    premium = api.apply_tier("42", "premium", DATA)
+    assert premium["created"] == ["sync-customers"] and premium["updated"] == ["sync-orders", "sync-products"]
+    assert api.get_schedule("42", "sync-orders")["cron"] == "*/15 * * * *"
+
+    free = api.apply_tier("42", "free", DATA)
+    assert free["created"] == ["sync"] and free["removed"] == ["sync-customers", "sync-orders", "sync-products"]
+    assert sorted(s["key"] for s in api.list_schedules(tenant="42")) == ["custom-report", "sync"]
+    assert [e["action"] for e in api.audit("42")].count("delete") == 3
+
+
+def test_tier_errors_name_what_is_wrong(api) -> None:
+    with pytest.raises(ApiError) as unknown:
+        api.apply_tier("42", "platinum", DATA)
+    assert unknown.value.status == 400 and unknown.value.details[0]["field"] == "tier"
+    with pytest.raises(ApiError) as missing:
+        api.apply_tier("42", "premium", {})
+    assert [d["field"] for d in missing.value.details] == ["data.webhook_url"]
+
+
+def test_a_bad_tiers_file_is_refused_at_start(tmp_path) -> None:
+    bad = tmp_path / "tiers.json"
+    bad.write_text(json.dumps({"gold": [{"key": "x", "job": "noop", "cron": "61 * * * *"}]}))
+    with pytest.raises(TierConfigError, match="gold.*'x'.*minute"):
+        load_tiers(bad)
+    bad.write_text(json.dumps({"gold": [{"key": "x", "job": "noop", "every": "1h"}, {"key": "x", "job": "noop"}]}))
+    with pytest.raises(TierConfigError, match="distinct keys"):
+        load_tiers(bad)
+
+
+def test_client_lifecycle_round_trip(api) -> None:
+    created = api.upsert_schedule("7", "orders", job="noop", every="30m", timezone="UTC")
+    assert created["every"] == "30m" and created["state"] == "active"
+    assert api.patch_schedule("7", "orders", every="1h")["every"] == "1h"
+    assert api.pause("7", "orders", note="card declined")["paused_note"] == "card declined"
+    assert api.resume("7", "orders")["paused"] is False
+    assert api.trigger("7", "orders")["message_id"].startswith(f"{created['id']}@")
+    assert api.pause_tenant("7")["paused"] == 1 and api.resume_tenant("7")["resumed"] == 1
+    assert [f["utc"][:16] for f in api.preview(every="1h", count=2)][0].endswith(":00")
+    assert api.runs("7", "orders") == []
+    assert (
+        api.bulk_upsert([{"tenant_id": "7", "key": f"k{i}", "job": "noop", "every": "1h"} for i in range(3)])["created"]
+        == 3
+    )
+    assert len(list(api.list_schedules(tenant="7", page_size=2))) == 4  # pages followed
+    assert api.remove_tenant("7") == 4
+    with pytest.raises(ApiError) as gone:
+        api.get_schedule("7", "orders")
+    assert gone.value.status == 404 and "orders" in gone.value.message
+
+
+def test_client_retries_connection_errors_only() -> None:
+    with TenantCron("http://127.0.0.1:1", retries=2, timeout=1) as api, pytest.raises(httpx.ConnectError):
+        api.health()
