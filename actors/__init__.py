@@ -13,6 +13,6 @@ configure_logging(settings.log_level, "worker")
 broker = RedisBroker(url=settings.require_redis_url(), namespace=settings.namespace)
 broker.add_middleware(CurrentMessage())
 dramatiq.set_broker(broker)
-registry.configure(settings)
+registry.configure(settings, broker.client)
 
-from actors import noop, webhook  # noqa: E402,F401  (registers the actors)
+from actors import noop, shopify, webhook  # noqa: E402,F401  (registers the actors)

@@ -20,11 +20,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.middleware import CurrentMessage
+from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import make_engine
-from app.jobs import JOBS
+from app.jobs import JOBS, PermanentJobError
 from app.runs import RunStore
 
 log = logging.getLogger(__name__)
@@ -48,29 +50,39 @@ class JobContext:
     message_id: str
 
 
-class _Runtime:
+class Runtime:
+    """What jobs share in a worker process: settings, the database engine, the broker's Redis."""
+
     settings: Settings | None = None
+    engine: Engine | None = None
+    redis: redis.Redis | None = None
     runs: RunStore | None = None
 
 
-_runtime = _Runtime()
+_runtime = Runtime()
 
 
-def configure(settings: Settings) -> None:
-    """Give the actors their settings and database (done once by ``actors/__init__``)."""
+def configure(settings: Settings, redis_client: redis.Redis | None = None) -> None:
+    """Give the actors their settings, database and Redis (done once by ``actors/__init__``)."""
     _runtime.settings = settings
-    _runtime.runs = RunStore(
+    _runtime.engine = (
         make_engine(settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=False, pool_recycle=1800)
         if not settings.database_url.startswith("sqlite")
         else make_engine(settings.database_url)
     )
+    _runtime.redis = redis_client
+    _runtime.runs = RunStore(_runtime.engine)
 
 
-def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], None]], dramatiq.Actor]:
+def runtime() -> Runtime:
+    return _runtime
+
+
+def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], Any]], dramatiq.Actor]:
     """Register ``fn`` as the actor of catalogue job ``name`` with the catalogue's queue and retry options."""
     spec = JOBS[name]
 
-    def decorator(fn: Callable[[JobContext, dict[str, Any]], None]) -> dramatiq.Actor:
+    def decorator(fn: Callable[[JobContext, dict[str, Any]], Any]) -> dramatiq.Actor:
         lease = timedelta(milliseconds=spec.time_limit_ms) + LEASE_MARGIN
 
         def execute(
@@ -111,7 +123,15 @@ def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], Non
             )
             started = time.perf_counter()
             try:
-                fn(ctx, payload)
+                result = fn(ctx, payload)
+            except PermanentJobError as exc:
+                # Retrying cannot help: fail now, keep the remaining retries unused.
+                _runtime.runs.finish(claim, "failed", error=f"{type(exc).__name__}: {exc}")
+                log.error(
+                    "run failed permanently",
+                    extra={"event": "run_failed_permanently", "attempt": claim.attempt, "error": str(exc), **ids},
+                )
+                return
             except BaseException as exc:
                 final = retries >= spec.max_retries
                 _runtime.runs.finish(claim, "failed" if final else "retrying", error=f"{type(exc).__name__}: {exc}")
@@ -125,7 +145,7 @@ def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], Non
                     },
                 )
                 raise
-            _runtime.runs.finish(claim, "succeeded")
+            _runtime.runs.finish(claim, "succeeded", result=result)
             log.info(
                 "run succeeded",
                 extra={

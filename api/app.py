@@ -8,9 +8,11 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.auth import AuthMiddleware
+from api.compat import CompatAddResource, CompatListResource, CompatRemoveResource
 from api.openapi import OpenApiResource
 from api.resources.bulk import BulkSchedulesResource
 from api.resources.health import HealthResource
+from api.resources.integrations import ShopifyIntegrationResource
 from api.resources.preview import PreviewResource
 from api.resources.schedules import (
     AuditResource,
@@ -25,6 +27,7 @@ from api.resources.schedules import (
 from app.config import Settings
 from app.db import make_engine
 from app.dispatch import Dispatcher
+from app.integrations import IntegrationService
 from app.runs import RunStore
 from app.schedules import ScheduleService
 from app.signals import ChangeNotifier
@@ -56,6 +59,12 @@ def create_app(
     app.add_route(f"{tenant}/pause", TenantActionResource(schedules), suffix="pause")
     app.add_route(f"{tenant}/resume", TenantActionResource(schedules), suffix="resume")
     app.add_route(f"{tenant}/audit", AuditResource(schedules))
+    integrations = ShopifyIntegrationResource(IntegrationService(engine, settings.integrations_key))
+    app.add_route(f"{tenant}/integrations/shopify", integrations, suffix="list")
+    app.add_route(f"{tenant}/integrations/shopify/{{integration_id}}", integrations)
+    app.add_route("/api/schedules/add", CompatAddResource(schedules))
+    app.add_route("/api/schedules/remove", CompatRemoveResource(schedules))
+    app.add_route("/api/schedules/list", CompatListResource(schedules))
     tiers = TierResource(TierService(schedules, load_tiers(settings.tiers_file)))
     app.add_route(f"{tenant}/tier", tiers)
     app.add_route("/v1/tiers", tiers, suffix="list")

@@ -6,8 +6,10 @@ import logging
 
 import falcon
 import redis
+import sqlalchemy.exc
 
 from app.errors import NotFound, ValidationError
+from app.integrations import IntegrationsDisabled
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,18 @@ def handle_unavailable(req, resp, exc: Exception, params) -> None:
     )
 
 
+def handle_integrations_disabled(req, resp, exc: Exception, params) -> None:
+    raise falcon.HTTPServiceUnavailable(title="Integrations disabled", description=str(exc))
+
+
+def handle_unstorable(req, resp, exc: Exception, params) -> None:
+    # E.g. a NUL character, which PostgreSQL text cannot hold: the input is at fault, not the server.
+    raise falcon.HTTPBadRequest(
+        title="Invalid input",
+        description="a value cannot be stored or compared (it contains a NUL character or is out of range)",
+    )
+
+
 def handle_unexpected(req, resp, exc: Exception, params) -> None:
     if isinstance(exc, falcon.HTTPError):
         raise exc
@@ -58,4 +72,6 @@ def install(app: falcon.App) -> None:
     app.add_error_handler(ValidationError, handle_validation)
     app.add_error_handler(NotFound, handle_not_found)
     app.add_error_handler(redis.RedisError, handle_unavailable)
+    app.add_error_handler(sqlalchemy.exc.DataError, handle_unstorable)
+    app.add_error_handler(IntegrationsDisabled, handle_integrations_disabled)
     app.set_error_serializer(serialize_error)

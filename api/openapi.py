@@ -130,6 +130,32 @@ SCHEMAS: dict[str, Any] = {
             "finished_at": _NULLABLE_INSTANT,
             "duration_ms": {"type": "integer", "nullable": True},
             "error": {"type": "string", "nullable": True},
+            "result": {"type": "object", "nullable": True},
+        },
+    },
+    "Integration": {
+        "type": "object",
+        "required": ["tenant_id", "integration_id", "shop_domain"],
+        "properties": {
+            "tenant_id": {"type": "string"},
+            "integration_id": {"type": "string"},
+            "shop_domain": {"type": "string"},
+            "created_at": _INSTANT,
+            "updated_at": _INSTANT,
+        },
+        "additionalProperties": False,
+    },
+    "CompatResult": {
+        "type": "object",
+        "required": ["success"],
+        "properties": {
+            "success": {"type": "boolean"},
+            "message": {"type": "string"},
+            "error": {"type": "string"},
+            "schedule": {"type": "object"},
+            "removed": {"type": "object"},
+            "schedules": {"type": "array", "items": {"type": "object"}},
+            "count": {"type": "integer"},
         },
     },
     "AuditEntry": {
@@ -245,6 +271,76 @@ def document() -> dict[str, Any]:
             "post": _op(
                 "Resume every schedule of the tenant", {"200": _json({"type": "object"}, "resumed"), **_NOT_FOUND}
             ),
+        },
+        "/v1/tenants/{tenant_id}/integrations/shopify": {
+            "parameters": [_TENANT],
+            "get": _op(
+                "The tenant's Shopify integrations (never their tokens)",
+                {"200": _json({"type": "object", "required": ["items"]}, "integrations"), **_NOT_FOUND},
+            ),
+        },
+        "/v1/tenants/{tenant_id}/integrations/shopify/{integration_id}": {
+            "parameters": [
+                _TENANT,
+                {"name": "integration_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "put": _op(
+                "Register or update (the token is stored encrypted, never returned)",
+                {
+                    "200": _json(_ref("Integration"), "updated"),
+                    "201": _json(_ref("Integration"), "registered"),
+                    "503": _json(_ref("Error"), "INTEGRATIONS_KEY is not set"),
+                    **_NOT_FOUND,
+                },
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["shop_domain", "access_token"],
+                        "properties": {"shop_domain": {"type": "string"}, "access_token": {"type": "string"}},
+                        "additionalProperties": False,
+                    }
+                ),
+            ),
+            "get": _op("One integration", {"200": _json(_ref("Integration"), "the integration"), **_NOT_FOUND}),
+            "delete": _op("Remove", {"204": {"description": "removed"}, **_NOT_FOUND}),
+        },
+        "/api/schedules/add": {
+            "post": {
+                "summary": "Node service compatibility: add a Shopify sync schedule",
+                "requestBody": _body({"type": "object"}),
+                "responses": {
+                    "200": _json(_ref("CompatResult"), "added"),
+                    "400": _json(_ref("CompatResult"), "missing fields or unknown queue"),
+                    "401": _json(_ref("Error"), "no or bad token"),
+                    "404": _json(_ref("CompatResult"), "another tenant's organization"),
+                },
+            }
+        },
+        "/api/schedules/remove": {
+            "post": {
+                "summary": "Node service compatibility: remove a Shopify sync schedule",
+                "requestBody": _body({"type": "object"}),
+                "responses": {
+                    "200": _json(_ref("CompatResult"), "removed"),
+                    "400": _json(_ref("CompatResult"), "missing fields or unknown queue"),
+                    "401": _json(_ref("Error"), "no or bad token"),
+                    "404": _json(_ref("CompatResult"), "no such schedule"),
+                },
+            }
+        },
+        "/api/schedules/list": {
+            "get": {
+                "summary": "Node service compatibility: list Shopify sync schedules",
+                "parameters": [
+                    {"name": "organizationId", "in": "query", "schema": {"type": "string"}},
+                    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(_ref("CompatResult"), "schedules and count"),
+                    "400": _json(_ref("CompatResult"), "unknown queue"),
+                    "401": _json(_ref("Error"), "no or bad token"),
+                },
+            }
         },
         "/v1/tiers": {
             "get": _op(

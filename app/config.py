@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'tenantcron.db'}"
 
 
+#: Shopify's Admin GraphQL endpoint; SHOPIFY_API_URL overrides it (tests point it at a fake).
+DEFAULT_SHOPIFY_API_URL = "https://{shop}/admin/api/2025-07/graphql.json"
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
@@ -55,6 +59,8 @@ class Settings:
       namespace: prefix of every Redis key the service writes (Dramatiq's queues included).
       local_mode: let loopback requests in without a token (a developer's machine only).
       tiers_file: JSON file of the tiers (None: the example tiers in app/tiers.json).
+      integrations_key: Fernet key that encrypts integration tokens at rest (None: integrations off).
+      shopify_api_url: the Admin GraphQL endpoint, with ``{shop}`` for the shop domain.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -70,6 +76,8 @@ class Settings:
     namespace: str = "dramatiq"
     local_mode: bool = False
     tiers_file: str | None = None
+    integrations_key: str | None = None
+    shopify_api_url: str = DEFAULT_SHOPIFY_API_URL
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -88,6 +96,8 @@ class Settings:
             namespace=env.get("REDIS_NAMESPACE") or "dramatiq",
             local_mode=(env.get("LOCAL_MODE") or "").lower() in ("1", "true", "yes"),
             tiers_file=env.get("TIERS_FILE") or None,
+            integrations_key=env.get("INTEGRATIONS_KEY") or None,
+            shopify_api_url=env.get("SHOPIFY_API_URL") or DEFAULT_SHOPIFY_API_URL,
         )
 
     def require_redis_url(self) -> str:

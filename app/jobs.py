@@ -17,6 +17,11 @@ class PayloadError(ValueError):
     """A schedule's payload does not suit its job; the message says what to change."""
 
 
+class PermanentJobError(Exception):
+    """Raised by a job when retrying cannot help (bad credentials, a malformed request): the run
+    fails at once, without the remaining retries."""
+
+
 def _no_check(payload: Mapping[str, Any]) -> None:
     return None
 
@@ -53,11 +58,34 @@ def check_webhook_payload(payload: Mapping[str, Any]) -> None:
         raise PayloadError(f"payload.url {url!r} is not an absolute http(s) URL")
 
 
+#: The Shopify resources a sync job exists for.
+SHOPIFY_RESOURCES = ("products", "orders", "customers")
+
+
+def check_shopify_payload(payload: Mapping[str, Any]) -> None:
+    if not isinstance(payload.get("integration_id"), str) or not payload["integration_id"]:
+        raise PayloadError("payload.integration_id is required: the tenant's Shopify integration to sync")
+    if payload.get("type", "incremental") not in ("incremental", "full"):
+        raise PayloadError("payload.type must be 'incremental' (changes since the last sync) or 'full'")
+
+
 #: Every job schedules may name, by name.
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
         JobSpec("webhook", queue="webhooks", check_payload=check_webhook_payload, time_limit_ms=30_000),
         JobSpec("noop", queue="default", max_retries=0, time_limit_ms=10_000),
+        *(
+            JobSpec(
+                f"shopify-{resource}",
+                queue="shopify",
+                max_retries=3,
+                min_backoff_ms=5_000,
+                max_backoff_ms=300_000,
+                time_limit_ms=15 * 60_000,
+                check_payload=check_shopify_payload,
+            )
+            for resource in SHOPIFY_RESOURCES
+        ),
     )
 }

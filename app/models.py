@@ -116,6 +116,8 @@ runs = Table(
     Column("lease_until", UTCDateTime),
     Column("duration_ms", Integer),
     Column("error", Text),
+    # What the job reported on success (JSON), e.g. a sync's fetched/created/updated counts.
+    Column("result", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("schedule_id", "fire_time", name="uq_runs_schedule_fire_time"),
@@ -159,6 +161,46 @@ audit_log = Table(
     Column("after", Text),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_audit_log_tenant_id", "tenant_id", "id"),
+)
+
+#: A tenant's Shopify store: the Admin API token is stored encrypted (app.integrations).
+shopify_integrations = Table(
+    "shopify_integrations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("integration_id", String(100), nullable=False),
+    Column("shop_domain", String(255), nullable=False),
+    Column("token_ciphertext", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "integration_id", name="uq_shopify_integrations_tenant_id"),
+)
+
+#: Synced Shopify records, keyed by tenant, integration, resource and Shopify id: re-syncing upserts.
+shopify_records = Table(
+    "shopify_records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(128), nullable=False),
+    Column("integration_id", String(100), nullable=False),
+    Column("resource", String(20), nullable=False),
+    Column("shopify_id", String(100), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("synced_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "integration_id", "resource", "shopify_id", name="uq_shopify_records_tenant_id"),
+)
+
+#: Per (tenant, integration, resource): the newest updatedAt seen by the last successful sync.
+shopify_sync_state = Table(
+    "shopify_sync_state",
+    metadata,
+    Column("tenant_id", String(128), primary_key=True),
+    Column("integration_id", String(100), primary_key=True),
+    Column("resource", String(20), primary_key=True),
+    Column("high_water", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
 )
 
 #: Run states. queued/retrying/running are open; the rest are terminal.

@@ -7,6 +7,7 @@ claim this row, and a claim only succeeds while the run is still open.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,7 @@ _CLAIM = text(
 _FINISH = text(
     """
     UPDATE runs SET status = :status, error = :error, finished_at = :finished_at, duration_ms = :duration_ms,
-                    lease_until = NULL, updated_at = :now
+                    result = :result, lease_until = NULL, updated_at = :now
     WHERE id = :run_id AND attempts = :attempt
     """
 ).bindparams(bindparam("finished_at", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
@@ -78,6 +79,7 @@ def shape_run(row: Mapping[str, Any]) -> dict[str, Any]:
         "finished_at": _iso(row["finished_at"]),
         "duration_ms": row["duration_ms"],
         "error": row["error"],
+        "result": json.loads(row["result"]) if row["result"] else None,
     }
 
 
@@ -121,7 +123,15 @@ class RunStore:
             ).first()
         return Claim(row.id, row.attempts, now) if row else None
 
-    def finish(self, claim: Claim, status: str, *, error: str | None = None, now: datetime | None = None) -> None:
+    def finish(
+        self,
+        claim: Claim,
+        status: str,
+        *,
+        error: str | None = None,
+        result: Any = None,
+        now: datetime | None = None,
+    ) -> None:
         """Record the end of an attempt: succeeded, failed (final) or retrying (another attempt follows)."""
         now = now or datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -134,6 +144,7 @@ class RunStore:
                     "error": error,
                     "finished_at": now if status != "retrying" else None,
                     "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
+                    "result": json.dumps(result, separators=(",", ":")) if result is not None else None,
                     "now": now,
                 },
             )

@@ -400,11 +400,21 @@ class ScheduleService:
         schedule, _ = self.upsert(ScheduleInput.parse(tenant_id, key, doc), actor)
         return schedule
 
-    def _set_paused(self, tenant_id: str, key: str | None, paused: bool, note: str | None, actor: str) -> list[dict]:
+    def _set_paused(
+        self,
+        tenant_id: str,
+        key: str | None,
+        paused: bool,
+        note: str | None,
+        actor: str,
+        jobs: tuple[str, ...] | None = None,
+    ) -> list[dict]:
         now = self.now()
         where = [schedules.c.tenant_id == tenant_id, schedules.c.paused.is_(not paused)]
         if key is not None:
             where.append(schedules.c.key == key)
+        if jobs is not None:
+            where.append(schedules.c.job.in_(jobs))
         values: dict[str, Any] = {"paused": paused, "paused_note": note if paused else None, "updated_at": now}
         if not paused:
             values["active_since"] = now  # fires missed while paused are not replayed
@@ -448,6 +458,10 @@ class ScheduleService:
 
     def resume_tenant(self, tenant_id: str, actor: str = "system") -> list[dict]:
         return self._set_paused(tenant_id, None, False, None, actor)
+
+    def pause_jobs(self, tenant_id: str, jobs: tuple[str, ...], note: str, actor: str = "system") -> list[dict]:
+        """Pause the tenant's schedules of these jobs (e.g. its Shopify syncs when its token is revoked)."""
+        return self._set_paused(tenant_id, None, True, note, actor, jobs)
 
     def trigger(self, tenant_id: str, key: str, actor: str = "system") -> dict[str, Any]:
         """Run the schedule now (triggered_by manual), under the same execution rules as a fire."""

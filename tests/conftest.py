@@ -87,7 +87,16 @@ class Database:
 
     def clear(self) -> None:
         with self.engine.begin() as conn:
-            for table in ("runs", "schedules", "apscheduler_jobs", "audit_log", "api_tokens"):
+            for table in (
+                "runs",
+                "schedules",
+                "apscheduler_jobs",
+                "audit_log",
+                "api_tokens",
+                "shopify_integrations",
+                "shopify_records",
+                "shopify_sync_state",
+            ):
                 conn.execute(text(f"DELETE FROM {table}"))
 
 

@@ -203,3 +203,13 @@ def test_preview_of_an_interval_and_its_errors(client) -> None:
     assert sorted(d["field"] for d in bad.json["error"]["details"]) == ["count", "timezone"]
     bad_dow = client.simulate_get("/v1/preview", params={"cron": "0 0 * * 8"})
     assert bad_dow.json["error"]["details"][0]["field"] == "day-of-week"
+
+
+def test_nul_characters_are_bad_input_not_a_crash(client) -> None:
+    """PostgreSQL text cannot hold NUL: found by the schemathesis fuzzer as a 500."""
+    listed = client.simulate_get("/v1/schedules", params={"tenant": "a\x00b"})
+    assert listed.status_code in (200, 400)  # SQLite stores NUL; PostgreSQL refuses it: 400, never 500
+    if listed.status_code == 400:
+        assert "NUL" in listed.json["error"]["message"]
+    noted = client.simulate_put("/v1/tenants/42/schedules/p", json={**WEBHOOK, "paused": True, "paused_note": "x\x00"})
+    assert noted.status_code in (200, 201, 400)
