@@ -146,7 +146,7 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
                 assert done.returncode == 0, done.stderr
                 return json.loads(done.stdout)
 
-            tier = cli("tenants", "apply-tier", "42", "standard", "--data", json.dumps({"webhook_url": receiver.url}))
+            tier = cli("tenants", "apply-tier", "42", "free", "--data", json.dumps({"integration_id": "store-1"}))
             assert tier["created"] == ["sync-orders", "sync-products"]
             listed = cli("schedules", "list", "--tenant", "42")
             assert sorted(s["key"] for s in listed) == ["ping", "sync-orders", "sync-products"]

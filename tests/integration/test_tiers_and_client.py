@@ -7,11 +7,13 @@ import pytest
 
 from api.app import create_app
 from app.config import Settings
-from app.tiers import TierConfigError, load_tiers
+from app.schedules import ScheduleService
+from app.signals import ChangeNotifier
+from app.tiers import TierConfigError, TierService, load_tiers
 from app.tokens import TokenService
 from client import ApiError, TenantCron
 
-DATA = {"webhook_url": "https://app.example.test/hooks/sync"}
+DATA = {"integration_id": "store-1"}
 
 
 @pytest.fixture
@@ -23,27 +25,42 @@ def api(db, redis_url, redis_client) -> TenantCron:
         yield client
 
 
-def test_applying_tiers_creates_changes_and_removes_only_tier_schedules(api) -> None:
+def test_applying_tiers_creates_changes_and_removes_only_tier_schedules(api, db, tmp_path) -> None:
     api.upsert_schedule("42", "custom-report", job="noop", cron="0 8 * * MON")
-    standard = api.apply_tier("42", "standard", DATA)
-    assert standard["created"] == ["sync-orders", "sync-products"] and standard["removed"] == []
+    free = api.apply_tier("42", "free", DATA)
+    assert free["created"] == ["sync-orders", "sync-products"] and free["removed"] == []
     schedules = {s["key"]: s for s in api.list_schedules(tenant="42")}
-    products = schedules["sync-products"]
-    assert products["tier"] == "standard" and products["cron"] == "0 */6 * * *" and products["stagger"] is True
-    assert products["payload"] == {"url": DATA["webhook_url"], "resource": "products"}
-    assert 0 <= products["offset_seconds"] < 6 * 3600
+    orders = schedules["sync-orders"]
+    assert orders["tier"] == "free" and orders["job"] == "shopify-orders" and orders["cron"] == "0 */6 * * *"
+    assert orders["stagger"] is True and 0 <= orders["offset_seconds"] < 6 * 3600
+    assert orders["payload"] == {"integration_id": "store-1", "type": "incremental"}
 
-    again = api.apply_tier("42", "standard", DATA)
+    again = api.apply_tier("42", "free", DATA)
     assert again["created"] == [] and again["updated"] == ["sync-orders", "sync-products"] and again["removed"] == []
 
     premium = api.apply_tier("42", "premium", DATA)
     assert premium["created"] == ["sync-customers"] and premium["updated"] == ["sync-orders", "sync-products"]
     assert api.get_schedule("42", "sync-orders")["cron"] == "*/15 * * * *"
 
-    free = api.apply_tier("42", "free", DATA)
-    assert free["created"] == ["sync"] and free["removed"] == ["sync-customers", "sync-orders", "sync-products"]
-    assert sorted(s["key"] for s in api.list_schedules(tenant="42")) == ["custom-report", "sync"]
-    assert [e["action"] for e in api.audit("42")].count("delete") == 3
+    fewer = tmp_path / "tiers.json"
+    fewer.write_text(
+        json.dumps(
+            {
+                "basic": [
+                    {
+                        "key": "sync-orders",
+                        "job": "shopify-orders",
+                        "every": "1h",
+                        "payload": {"integration_id": "{integration_id}"},
+                    }
+                ]
+            }
+        )
+    )
+    basic = TierService(ScheduleService(db.engine, ChangeNotifier(None)), load_tiers(fewer)).apply("42", "basic", DATA)
+    assert basic["updated"] == ["sync-orders"] and basic["removed"] == ["sync-customers", "sync-products"]
+    assert sorted(s["key"] for s in api.list_schedules(tenant="42")) == ["custom-report", "sync-orders"]
+    assert [e["action"] for e in api.audit("42")].count("delete") == 2
 
 
 def test_tier_errors_name_what_is_wrong(api) -> None:
@@ -52,7 +69,7 @@ def test_tier_errors_name_what_is_wrong(api) -> None:
     assert unknown.value.status == 400 and unknown.value.details[0]["field"] == "tier"
     with pytest.raises(ApiError) as missing:
         api.apply_tier("42", "premium", {})
-    assert [d["field"] for d in missing.value.details] == ["data.webhook_url"]
+    assert [d["field"] for d in missing.value.details] == ["data.integration_id"]
 
 
 def test_a_bad_tiers_file_is_refused_at_start(tmp_path) -> None:
