@@ -164,7 +164,20 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "actor": {"type": "string"},
-            "action": {"type": "string", "enum": ["create", "replace", "pause", "resume", "trigger", "delete"]},
+            "action": {
+                "type": "string",
+                "enum": [
+                    "create",
+                    "replace",
+                    "pause",
+                    "resume",
+                    "trigger",
+                    "delete",
+                    "integration_create",
+                    "integration_update",
+                    "integration_delete",
+                ],
+            },
             "schedule_key": {"type": "string", "nullable": True},
             "before": {"type": "object", "nullable": True},
             "after": {"type": "object", "nullable": True},

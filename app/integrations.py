@@ -12,6 +12,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, delete, select
 
+from app.audit import AuditLog
 from app.errors import NotFound, ValidationError
 from app.models import shopify_integrations
 from app.sql import insert
@@ -68,7 +69,9 @@ class IntegrationService:
             )
         return self.fernet
 
-    def upsert(self, tenant_id: str, integration_id: str, doc: Any) -> tuple[dict[str, Any], bool]:
+    def upsert(
+        self, tenant_id: str, integration_id: str, doc: Any, actor: str = "system"
+    ) -> tuple[dict[str, Any], bool]:
         errors = []
         if not INTEGRATION_ID.match(integration_id or ""):
             errors.append({"field": "integration_id", "message": "must be 1-100 letters, digits, '.', '_', ':' or '-'"})
@@ -104,8 +107,33 @@ class IntegrationService:
                     "updated_at": stmt.excluded.updated_at,
                 },
             ).returning(*shopify_integrations.c)
+            before = (
+                conn.execute(
+                    select(shopify_integrations).where(
+                        shopify_integrations.c.tenant_id == tenant_id,
+                        shopify_integrations.c.integration_id == integration_id,
+                    )
+                )
+                .mappings()
+                .first()
+            )
             row = conn.execute(stmt).mappings().one()
-        return _shape(row), row["created_at"] == row["updated_at"]
+            created = before is None
+            AuditLog().record_many(
+                conn,
+                actor,
+                [
+                    (
+                        "integration_create" if created else "integration_update",
+                        tenant_id,
+                        f"shopify/{integration_id}",
+                        None if created else _shape(before),
+                        _shape(row),
+                    )
+                ],
+                now,
+            )
+        return _shape(row), created
 
     def _row(self, tenant_id: str, integration_id: str) -> Mapping[str, Any]:
         with self.engine.connect() as conn:
@@ -139,16 +167,17 @@ class IntegrationService:
             )
         return [_shape(row) for row in rows]
 
-    def delete(self, tenant_id: str, integration_id: str) -> None:
+    def delete(self, tenant_id: str, integration_id: str, actor: str = "system") -> None:
+        before = self.get(tenant_id, integration_id)
+        where = (shopify_integrations.c.tenant_id == tenant_id, shopify_integrations.c.integration_id == integration_id)
         with self.engine.begin() as conn:
-            result = conn.execute(
-                delete(shopify_integrations).where(
-                    shopify_integrations.c.tenant_id == tenant_id,
-                    shopify_integrations.c.integration_id == integration_id,
-                )
+            conn.execute(delete(shopify_integrations).where(*where))
+            AuditLog().record_many(
+                conn,
+                actor,
+                [("integration_delete", tenant_id, f"shopify/{integration_id}", before, None)],
+                datetime.now(UTC),
             )
-        if not result.rowcount:
-            raise NotFound(f"tenant {tenant_id!r} has no Shopify integration {integration_id!r}")
 
     def credentials(self, tenant_id: str, integration_id: str) -> ShopifyCredentials:
         """The decrypted credentials, for the sync actors only."""

@@ -18,8 +18,8 @@ class ShopifyIntegrationResource:
         self.integrations = integrations
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, tenant_id: str, integration_id: str) -> None:
-        require_tenant(req, tenant_id)
-        integration, created = self.integrations.upsert(tenant_id, integration_id, req.get_media())
+        principal = require_tenant(req, tenant_id)
+        integration, created = self.integrations.upsert(tenant_id, integration_id, req.get_media(), principal.name)
         resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
         resp.media = integration
 
@@ -28,8 +28,8 @@ class ShopifyIntegrationResource:
         resp.media = self.integrations.get(tenant_id, integration_id)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, tenant_id: str, integration_id: str) -> None:
-        require_tenant(req, tenant_id)
-        self.integrations.delete(tenant_id, integration_id)
+        principal = require_tenant(req, tenant_id)
+        self.integrations.delete(tenant_id, integration_id, principal.name)
         resp.status = falcon.HTTP_204
 
     def on_get_list(self, req: falcon.Request, resp: falcon.Response, tenant_id: str) -> None:
