@@ -39,6 +39,11 @@ class ShopifyCredentials:
         return f"ShopifyCredentials({self.tenant_id!r}, {self.integration_id!r}, {self.shop_domain!r}, <token>)"
 
 
+def _where(tenant_id: str, integration_id: str) -> tuple:
+    c = shopify_integrations.c
+    return (c.tenant_id == tenant_id, c.integration_id == integration_id)
+
+
 def _shape(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "tenant_id": row["tenant_id"],
@@ -108,14 +113,7 @@ class IntegrationService:
                 },
             ).returning(*shopify_integrations.c)
             before = (
-                conn.execute(
-                    select(shopify_integrations).where(
-                        shopify_integrations.c.tenant_id == tenant_id,
-                        shopify_integrations.c.integration_id == integration_id,
-                    )
-                )
-                .mappings()
-                .first()
+                conn.execute(select(shopify_integrations).where(*_where(tenant_id, integration_id))).mappings().first()
             )
             row = conn.execute(stmt).mappings().one()
             created = before is None
@@ -138,14 +136,7 @@ class IntegrationService:
     def _row(self, tenant_id: str, integration_id: str) -> Mapping[str, Any]:
         with self.engine.connect() as conn:
             row = (
-                conn.execute(
-                    select(shopify_integrations).where(
-                        shopify_integrations.c.tenant_id == tenant_id,
-                        shopify_integrations.c.integration_id == integration_id,
-                    )
-                )
-                .mappings()
-                .first()
+                conn.execute(select(shopify_integrations).where(*_where(tenant_id, integration_id))).mappings().first()
             )
         if row is None:
             raise NotFound(f"tenant {tenant_id!r} has no Shopify integration {integration_id!r}")
@@ -169,9 +160,8 @@ class IntegrationService:
 
     def delete(self, tenant_id: str, integration_id: str, actor: str = "system") -> None:
         before = self.get(tenant_id, integration_id)
-        where = (shopify_integrations.c.tenant_id == tenant_id, shopify_integrations.c.integration_id == integration_id)
         with self.engine.begin() as conn:
-            conn.execute(delete(shopify_integrations).where(*where))
+            conn.execute(delete(shopify_integrations).where(*_where(tenant_id, integration_id)))
             AuditLog().record_many(
                 conn,
                 actor,

@@ -468,14 +468,7 @@ class ScheduleService:
         if self.dispatcher is None:
             raise RuntimeError("no dispatcher: REDIS_URL is not set")
         now = self.now().replace(microsecond=0)
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(schedules).where(schedules.c.tenant_id == tenant_id, schedules.c.key == key))
-                .mappings()
-                .first()
-            )
-        if row is None:
-            raise NotFound(f"tenant {tenant_id!r} has no schedule {key!r}")
+        row = self._row(tenant_id, key)
         routes = {name: (spec.queue, name) for name, spec in JOBS.items()}
         fire = Fire(row["id"], row["tenant_id"], row["key"], row["job"], row["payload"])
         self.dispatcher.enqueue([fire], now, routes, triggered_by="manual")
@@ -483,7 +476,7 @@ class ScheduleService:
             self.audit.record_many(conn, actor, [("trigger", tenant_id, key, None, None)], self.now())
         return {"schedule_id": row["id"], "fire_time": now.isoformat(), "message_id": message_id(row["id"], now)}
 
-    def get(self, tenant_id: str, key: str) -> dict[str, Any]:
+    def _row(self, tenant_id: str, key: str) -> Mapping[str, Any]:
         with self.engine.connect() as conn:
             row = (
                 conn.execute(select(schedules).where(schedules.c.tenant_id == tenant_id, schedules.c.key == key))
@@ -492,7 +485,10 @@ class ScheduleService:
             )
         if row is None:
             raise NotFound(f"tenant {tenant_id!r} has no schedule {key!r}")
-        return _shape(row, self.now())
+        return row
+
+    def get(self, tenant_id: str, key: str) -> dict[str, Any]:
+        return _shape(self._row(tenant_id, key), self.now())
 
     def list(
         self,

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import collections
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,68 +15,10 @@ import pytest
 
 from app.config import ROOT
 from tests.conftest import BACKENDS
+from tests.e2e.processes import Processes, create_token, free_port, http_status, service_env
 from tests.helpers import WebhookReceiver, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def procfile() -> dict[str, str]:
-    entries = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            entries[name.strip()] = command.strip()
-    return entries
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Processes:
-    """Procfile processes started like a PaaS starts them, each in its own process group."""
-
-    def __init__(self, env: dict[str, str], logs: Path):
-        self.env = env
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen] = {}
-
-    def run(self, name: str, timeout: float = 120) -> None:
-        subprocess.run(["bash", "-c", procfile()[name]], cwd=ROOT, env=self.env, check=True, timeout=timeout)
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.running[name] = subprocess.Popen(
-            ["bash", "-c", "exec " + procfile()[name]],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop_all(self, grace: float = 30) -> dict[str, tuple[int | None, float]]:
-        """SIGTERM every process group, as a PaaS does; report (exit code, seconds to exit)."""
-        started = time.monotonic()
-        for proc in self.running.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        results = {}
-        for name, proc in self.running.items():
-            try:
-                proc.wait(timeout=max(0.1, grace - (time.monotonic() - started)))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                results[name] = (None, grace)
-                continue
-            results[name] = (proc.returncode, time.monotonic() - started)
-        return results
-
-    def output(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
 
 
 @pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True)
@@ -87,34 +26,25 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
     fresh_database_url: str, redis_url: str, redis_client, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DATABASE_URL": fresh_database_url,
-        "REDIS_URL": redis_url,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "WORKER_PROCESSES": "2",
-        "WORKER_THREADS": "2",
-        "WEBHOOK_SECRET": "e2e-secret",
-    }
+    env = service_env(
+        fresh_database_url,
+        redis_url,
+        port,
+        WEB_CONCURRENCY="1",
+        WORKER_PROCESSES="2",
+        WORKER_THREADS="2",
+        WEBHOOK_SECRET="e2e-secret",
+    )
     procs = Processes(env, tmp_path)
     procs.run("release")
-    token = subprocess.run(
-        [sys.executable, "-m", "app.tokens", "create", "--name", "e2e"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    token = create_token(env, "e2e")
     http = httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
     base = f"http://127.0.0.1:{port}"
     with WebhookReceiver() as receiver:
         for name in ("web", "worker", "clock"):
             procs.start(name)
         try:
-            wait_for(lambda: _get(f"{base}/health") == 200, timeout=30, what="web /health")
+            wait_for(lambda: http_status(f"{base}/health") == 200, timeout=30, what="web /health")
             doc = {"job": "webhook", "cron": "*/2 * * * * *", "payload": {"url": receiver.url}}
             created = http.put(f"{base}/v1/tenants/42/schedules/ping", json=doc)
             assert created.status_code == 201, created.text
@@ -167,10 +97,3 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
     for name in ("web", "worker", "clock"):
         for line in procs.output(name).splitlines():
             json.loads(line)  # every log line of every process is one JSON object
-
-
-def _get(url: str) -> int:
-    try:
-        return httpx.get(url, timeout=2).status_code
-    except httpx.HTTPError:
-        return 0

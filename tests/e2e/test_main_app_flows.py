@@ -4,18 +4,14 @@ the Node service's endpoints and the audit trail."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from app.config import ROOT
 from client import ApiError, TenantCron
 from tests.conftest import BACKENDS
-from tests.e2e.test_loop import Processes, _get, free_port
+from tests.e2e.processes import Processes, create_token, free_port, http_status, service_env
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -24,27 +20,17 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True)
 def test_main_app_flows(fresh_database_url: str, redis_url: str, redis_client, tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "DATABASE_URL": fresh_database_url,
-        "REDIS_URL": redis_url,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "INTEGRATIONS_KEY": Fernet.generate_key().decode(),
-    }
+    env = service_env(
+        fresh_database_url, redis_url, port, WEB_CONCURRENCY="2", INTEGRATIONS_KEY=Fernet.generate_key().decode()
+    )
     procs = Processes(env, tmp_path)
     procs.run("release")
 
-    def token(*args: str) -> str:
-        command = [sys.executable, "-m", "app.tokens", "create", *args]
-        return subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-    admin_token, tenant_token = token("--name", "main-app"), token("--name", "tenant-7", "--tenant", "7")
+    admin_token, tenant_token = create_token(env, "main-app"), create_token(env, "tenant-7", "7")
     procs.start("web")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _get(f"{base}/health") == 200, timeout=30, what="web /health")
+        wait_for(lambda: http_status(f"{base}/health") == 200, timeout=30, what="web /health")
         with TenantCron(base, admin_token) as api, TenantCron(base, tenant_token) as tenant7:
             # Onboarding: the store, then the tier's syncs.
             api.http.put(

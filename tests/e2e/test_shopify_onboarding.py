@@ -4,18 +4,14 @@ by the real web, worker and clock processes, against a local fake Shopify."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-from app.config import ROOT
 from client import TenantCron
 from tests.conftest import BACKENDS
-from tests.e2e.test_loop import Processes, _get, free_port
+from tests.e2e.processes import Processes, create_token, free_port, http_status, service_env
 from tests.fake_shopify import FakeShopify, make_nodes
 from tests.helpers import wait_for
 
@@ -47,34 +43,25 @@ def test_onboarded_tenant_is_synced_by_the_clock(fresh_database_url: str, redis_
     port = free_port()
     with FakeShopify() as shopify:
         shopify.add_shop(SHOP, TOKEN, **{r: make_nodes(r, n) for r, n in SIZES.items()})
-        env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "DATABASE_URL": fresh_database_url,
-            "REDIS_URL": redis_url,
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "1",
-            "WORKER_PROCESSES": "1",
-            "WORKER_THREADS": "4",
-            "INTEGRATIONS_KEY": Fernet.generate_key().decode(),
-            "SHOPIFY_API_URL": shopify.api_url,
-            "TIERS_FILE": str(tiers),
-        }
+        env = service_env(
+            fresh_database_url,
+            redis_url,
+            port,
+            WEB_CONCURRENCY="1",
+            WORKER_PROCESSES="1",
+            WORKER_THREADS="4",
+            INTEGRATIONS_KEY=Fernet.generate_key().decode(),
+            SHOPIFY_API_URL=shopify.api_url,
+            TIERS_FILE=str(tiers),
+        )
         procs = Processes(env, tmp_path)
         procs.run("release")
-        token = subprocess.run(
-            [sys.executable, "-m", "app.tokens", "create", "--name", "main-app"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        token = create_token(env, "main-app")
         for name in ("web", "worker", "clock"):
             procs.start(name)
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for(lambda: _get(f"{base}/health") == 200, timeout=30, what="web /health")
+            wait_for(lambda: http_status(f"{base}/health") == 200, timeout=30, what="web /health")
             with TenantCron(base, token) as api:
                 api.http.put(
                     "/v1/tenants/42/integrations/shopify/store-1", json={"shop_domain": SHOP, "access_token": TOKEN}
