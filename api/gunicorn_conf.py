@@ -4,6 +4,9 @@ import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads overlap the database and Redis round trips of concurrent requests within a worker.
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
 graceful_timeout = 20  # a PaaS allows 30 s between SIGTERM and SIGKILL
 timeout = 30
 accesslog = "-"

@@ -298,15 +298,21 @@ class ScheduleService:
         self.dispatcher = dispatcher
         self.now = clock
         self.audit = AuditLog()
+        self._statements: dict[str, Any] = {}
 
-    def _upsert_statement(self, conn, rows: list[dict[str, Any]]):
-        stmt = insert(conn, schedules).values(rows) if len(rows) > 1 else insert(conn, schedules).values(**rows[0])
+    def _upsert_statement(self, conn):
+        """One create-or-replace statement, executed with many parameter sets (SQLAlchemy batches them
+        into multi-row INSERTs itself). Built once per dialect: building it costs more than running it."""
+        cached = self._statements.get(conn.dialect.name)
+        if cached is not None:
+            return cached
+        stmt = insert(conn, schedules)
         ex = stmt.excluded
         t = schedules.c
         # Fires before active_since are not the schedule's: reset it only when the trigger
         # changes or the schedule is resumed, so an idempotent replay changes nothing.
         keep_since = (t.trigger_key == ex.trigger_key) & ((t.paused == ex.paused) | ex.paused)
-        return stmt.on_conflict_do_update(
+        stmt = stmt.on_conflict_do_update(
             index_elements=[t.tenant_id, t.key],
             set_={
                 **{
@@ -333,7 +339,9 @@ class ScheduleService:
                 "active_since": case((keep_since, t.active_since), else_=ex.active_since),
                 "version": t.version + 1,
             },
-        ).returning(*schedules.c)
+        ).returning(*schedules.c, sort_by_parameter_order=True)
+        self._statements[conn.dialect.name] = stmt
+        return stmt
 
     def _existing(self, conn, tenant_key_pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
         found: dict[tuple[str, str], dict] = {}
@@ -358,10 +366,9 @@ class ScheduleService:
         results: list[tuple[dict[str, Any], bool]] = []
         with self.engine.begin() as conn:
             before = self._existing(conn, [(i.tenant_id, i.key) for i in items])
-            for start in range(0, len(items), 1000):
-                rows = [_row_values(item, now) for item in items[start : start + 1000]]
-                for row in conn.execute(self._upsert_statement(conn, rows)).mappings():
-                    results.append((_shape(row, now), row["version"] == 1))
+            rows = [_row_values(item, now) for item in items]
+            for row in conn.execute(self._upsert_statement(conn), rows).mappings():
+                results.append((_shape(row, now), row["version"] == 1))
             self.audit.record_many(
                 conn,
                 actor,
