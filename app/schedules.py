@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from sqlalchemy import Engine, case, delete, select, tuple_, update
 
 from app import cron
@@ -473,7 +474,7 @@ class ScheduleService:
     def trigger(self, tenant_id: str, key: str, actor: str = "system") -> dict[str, Any]:
         """Run the schedule now (triggered_by manual), under the same execution rules as a fire."""
         if self.dispatcher is None:
-            raise RuntimeError("no dispatcher: REDIS_URL is not set")
+            raise redis.ConnectionError("REDIS_URL is not set: nothing can be enqueued")
         now = self.now().replace(microsecond=0)
         row = self._row(tenant_id, key)
         routes = {name: (spec.queue, name) for name, spec in JOBS.items()}

@@ -202,3 +202,11 @@ def test_bulk_accepts_ten_thousand(admin) -> None:
     assert response.status_code == 200 and response.json["created"] == 10_000
     too_many = admin.simulate_post("/v1/schedules/bulk", json={"items": items + items[:1]})
     assert too_many.status_code == 400
+
+
+def test_trigger_without_redis_is_503_not_500(secured, db) -> None:
+    app = create_app(Settings.from_env({"DATABASE_URL": db.url}), engine=db.engine)  # no REDIS_URL
+    client = testing.TestClient(app, headers={"Authorization": f"Bearer {TokenService(db.engine).create('x')}"})
+    client.simulate_put("/v1/tenants/42/schedules/orders", json=HOOK)
+    response = client.simulate_post("/v1/tenants/42/schedules/orders/trigger")
+    assert response.status_code == 503 and "Retry-After" in response.headers
