@@ -14,6 +14,7 @@ from api.resources.bulk import BulkSchedulesResource
 from api.resources.health import HealthResource
 from api.resources.integrations import ShopifyIntegrationResource
 from api.resources.preview import PreviewResource
+from api.resources.runs import RunResource, RunsResource
 from api.resources.schedules import (
     AuditResource,
     ScheduleActionResource,
@@ -53,6 +54,8 @@ def create_app(
     app.add_route("/openapi.json", OpenApiResource())
     app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
+    app.add_route("/v1/runs", RunsResource(runs, schedules))
+    app.add_route("/v1/runs/{run_id}", RunResource(runs))
     app.add_route("/v1/schedules/bulk", BulkSchedulesResource(schedules))
     tenant = "/v1/tenants/{tenant_id}"
     app.add_route(f"{tenant}/schedules", TenantSchedulesResource(schedules))

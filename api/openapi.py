@@ -105,6 +105,10 @@ SCHEMAS: dict[str, Any] = {
             "created_at": _INSTANT,
             "updated_at": _INSTANT,
             "next_fire_at": _NULLABLE_INSTANT,
+            "last_run_status": {"type": "string", "nullable": True},
+            "last_run_at": _NULLABLE_INSTANT,
+            "succeeded_runs": {"type": "integer"},
+            "failed_runs": {"type": "integer"},
         },
     },
     "ScheduleList": {
@@ -131,6 +135,7 @@ SCHEMAS: dict[str, Any] = {
             "duration_ms": {"type": "integer", "nullable": True},
             "error": {"type": "string", "nullable": True},
             "result": {"type": "object", "nullable": True},
+            "attempt_log": {"type": "array", "items": {"type": "object"}},
         },
     },
     "Integration": {
@@ -232,6 +237,37 @@ def document() -> dict[str, Any]:
                     *_PAGE,
                 ],
             )
+        },
+        "/v1/runs": {
+            "get": _op(
+                "Runs, newest first (a tenant token sees its own)",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items", "next_cursor"],
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("Run")},
+                                "next_cursor": {"type": "string", "nullable": True},
+                            },
+                        },
+                        "a page",
+                    ),
+                    **_NOT_FOUND,
+                },
+                parameters=[
+                    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+                    {"name": "schedule_key", "in": "query", "schema": {"type": "string"}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "since", "in": "query", "schema": _INSTANT},
+                    {"name": "until", "in": "query", "schema": _INSTANT},
+                    *_PAGE,
+                ],
+            )
+        },
+        "/v1/runs/{run_id}": {
+            "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "get": _op("One run with its attempts", {"200": _json(_ref("Run"), "the run"), **_NOT_FOUND}),
         },
         "/v1/schedules/bulk": {
             "post": _op(

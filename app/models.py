@@ -123,6 +123,22 @@ runs = Table(
     UniqueConstraint("schedule_id", "fire_time", name="uq_runs_schedule_fire_time"),
     Index("ix_runs_tenant_fire_time", "tenant_id", "fire_time"),
     Index("ix_runs_status", "status"),
+    Index("ix_runs_schedule_id_id", "schedule_id", "id"),
+)
+
+#: One row per finished attempt of a run: when, how long, how it ended, and why it failed.
+run_attempts = Table(
+    "run_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", Text),
+    UniqueConstraint("run_id", "attempt", name="uq_run_attempts_run_id"),
 )
 
 #: APScheduler 3's SQLAlchemyJobStore table, declared here so Alembic owns the schema

@@ -8,14 +8,15 @@ claim this row, and a claim only succeeds while the run is still open.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy import Engine, bindparam, case, func, select, text
 
-from app.models import UTCDateTime, runs
+from app.models import UTCDateTime, run_attempts, runs
 
 #: Statuses a new attempt may take over (besides a running one whose lease has expired).
 CLAIMABLE = ("queued", "retrying")
@@ -42,6 +43,15 @@ _CLAIM = text(
     bindparam("now", type_=UTCDateTime),
     bindparam("lease_until", type_=UTCDateTime),
 )
+
+#: The attempt's own record (one per attempt; a repeated finish of the same attempt is ignored).
+_ATTEMPT = text(
+    """
+    INSERT INTO run_attempts (run_id, attempt, status, started_at, finished_at, duration_ms, error)
+    VALUES (:run_id, :attempt, :status, :started_at, :now, :duration_ms, :error)
+    ON CONFLICT (run_id, attempt) DO NOTHING
+    """
+).bindparams(bindparam("started_at", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
 
 #: The end of an attempt, applied only while the run is still this attempt's.
 _FINISH = text(
@@ -134,20 +144,20 @@ class RunStore:
     ) -> None:
         """Record the end of an attempt: succeeded, failed (final) or retrying (another attempt follows)."""
         now = now or datetime.now(UTC)
+        params = {
+            "run_id": claim.run_id,
+            "attempt": claim.attempt,
+            "status": status,
+            "error": error,
+            "started_at": claim.started_at,
+            "finished_at": now if status != "retrying" else None,
+            "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
+            "result": json.dumps(result, separators=(",", ":")) if result is not None else None,
+            "now": now,
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                _FINISH,
-                {
-                    "run_id": claim.run_id,
-                    "attempt": claim.attempt,
-                    "status": status,
-                    "error": error,
-                    "finished_at": now if status != "retrying" else None,
-                    "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
-                    "result": json.dumps(result, separators=(",", ":")) if result is not None else None,
-                    "now": now,
-                },
-            )
+            conn.execute(_FINISH, params)
+            conn.execute(_ATTEMPT, {**params, "status": "failed" if status == "retrying" else status})
 
     def get(self, schedule_id: int, fire_time: datetime) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -168,3 +178,90 @@ class RunStore:
                 .all()
             )
         return [shape_run(row) for row in rows]
+
+    def search(
+        self,
+        *,
+        tenant_id: str | None = None,
+        schedule_id: int | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Runs newest first, filtered; returns (page, cursor of the next page or None)."""
+        r = runs.c
+        query = select(runs).order_by(r.id.desc()).limit(limit + 1)
+        filters = [
+            (operator.eq, r.tenant_id, tenant_id),
+            (operator.eq, r.schedule_id, schedule_id),
+            (operator.eq, r.status, status),
+            (operator.ge, r.fire_time, since),
+            (operator.lt, r.fire_time, until),
+            (operator.lt, r.id, before_id),
+        ]
+        for compare, column, value in filters:
+            if value is not None:
+                query = query.where(compare(column, value))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [shape_run(row) for row in rows[:limit]], (rows[limit - 1]["id"] if len(rows) > limit else None)
+
+    def get_by_id(self, run_id: int) -> dict[str, Any] | None:
+        """One run with its attempts (oldest first)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+            if row is None:
+                return None
+            attempts = conn.execute(
+                select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
+            ).mappings()
+            shaped = shape_run(row)
+            shaped["attempt_log"] = [
+                {
+                    "attempt": a["attempt"],
+                    "status": a["status"],
+                    "started_at": _iso(a["started_at"]),
+                    "finished_at": _iso(a["finished_at"]),
+                    "duration_ms": a["duration_ms"],
+                    "error": a["error"],
+                }
+                for a in attempts
+            ]
+        return shaped
+
+    def summaries(self, schedule_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Per schedule: its last run's status and fire time, and its counts of succeeded and failed runs."""
+        if not schedule_ids:
+            return {}
+        r = runs.c
+        with self.engine.connect() as conn:
+            counts = conn.execute(
+                select(
+                    r.schedule_id,
+                    func.sum(case((r.status == "succeeded", 1), else_=0)),
+                    func.sum(case((r.status == "failed", 1), else_=0)),
+                    func.max(r.id),
+                )
+                .where(r.schedule_id.in_(schedule_ids))
+                .group_by(r.schedule_id)
+            ).all()
+            last_ids = [row[3] for row in counts]
+            last = (
+                {
+                    row.schedule_id: row
+                    for row in conn.execute(select(r.schedule_id, r.status, r.fire_time).where(r.id.in_(last_ids)))
+                }
+                if last_ids
+                else {}
+            )
+        return {
+            sid: {
+                "last_run_status": last[sid].status,
+                "last_run_at": _iso(last[sid].fire_time),
+                "succeeded_runs": int(ok or 0),
+                "failed_runs": int(bad or 0),
+            }
+            for sid, ok, bad, _ in counts
+        }

@@ -18,6 +18,7 @@ from app.dispatch import Dispatcher, Fire, message_id
 from app.errors import NotFound, ValidationError
 from app.jobs import JOBS, PayloadError
 from app.models import schedules
+from app.runs import RunStore
 from app.signals import ChangeNotifier
 from app.sql import insert
 
@@ -495,8 +496,16 @@ class ScheduleService:
             raise NotFound(f"tenant {tenant_id!r} has no schedule {key!r}")
         return row
 
+    def _with_run_summaries(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        summaries = RunStore(self.engine).summaries([item["id"] for item in items])
+        empty = {"last_run_status": None, "last_run_at": None, "succeeded_runs": 0, "failed_runs": 0}
+        for item in items:
+            item.update(summaries.get(item["id"], empty))
+        return items
+
     def get(self, tenant_id: str, key: str) -> dict[str, Any]:
-        return _shape(self._row(tenant_id, key), self.now())
+        """One schedule, with its next fire and its last run's status and run counts."""
+        return self._with_run_summaries([_shape(self._row(tenant_id, key), self.now())])[0]
 
     def list(
         self,
@@ -516,7 +525,7 @@ class ScheduleService:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         now = self.now()
-        items = [_shape(row, now) for row in rows[:limit]]
+        items = self._with_run_summaries([_shape(row, now) for row in rows[:limit]])
         cursor = rows[limit - 1]["id"] if len(rows) > limit else None
         return items, cursor
 

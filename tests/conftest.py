@@ -88,6 +88,7 @@ class Database:
     def clear(self) -> None:
         with self.engine.begin() as conn:
             for table in (
+                "run_attempts",
                 "runs",
                 "schedules",
                 "apscheduler_jobs",

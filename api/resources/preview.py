@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import falcon
 
+from api.params import whole_number
 from app import cron
 from app.errors import ValidationError
 
@@ -32,7 +33,7 @@ class PreviewResource:
         except cron.CronError as exc:
             errors.append({"field": exc.field or ("cron" if pattern is not None else "every"), "message": str(exc)})
         count = req.get_param("count") or "5"
-        if not count.isdigit() or not 1 <= int(count) <= MAX_COUNT:
+        if whole_number(count) is None or not 1 <= int(count) <= MAX_COUNT:
             errors.append({"field": "count", "message": f"must be a whole number from 1 to {MAX_COUNT}"})
         after = datetime.now(UTC)
         if req.get_param("after"):

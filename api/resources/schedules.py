@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from api.auth import principal_of, require_tenant
+from api.params import whole_number
 from app.errors import ValidationError
 from app.runs import RunStore
 from app.schedules import MAX_PAGE, ScheduleInput, ScheduleService
@@ -15,9 +16,9 @@ def page_params(req: falcon.Request) -> tuple[int, int]:
     errors = []
     cursor = req.get_param("cursor") or "0"
     limit = req.get_param("limit") or "100"
-    if not cursor.isdigit():
+    if whole_number(cursor) is None:
         errors.append({"field": "cursor", "message": "must be the next_cursor of a previous page"})
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if whole_number(limit) is None or not 1 <= int(limit) <= MAX_PAGE:
         errors.append({"field": "limit", "message": f"must be a whole number from 1 to {MAX_PAGE}"})
     if errors:
         raise ValidationError(errors)
