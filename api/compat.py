@@ -58,6 +58,24 @@ def _organization(doc: dict[str, Any], field: str = "organizationId") -> str | N
     return str(value)
 
 
+def _request(req: falcon.Request, resp: falcon.Response, required: tuple[str, ...]) -> tuple[dict, str] | None:
+    """The body and its organization id, or None after answering 400 (missing field or unknown queue)."""
+    doc = req.get_media()
+    if not isinstance(doc, dict):
+        _fail(resp, falcon.HTTP_400, "body must be a JSON object")
+        return None
+    organization = _organization(doc)
+    present = {"organizationId": organization, "integrationId": _organization(doc, "integrationId")}
+    missing = [field for field in required if not present.get(field, doc.get(field))]
+    if missing:
+        _fail(resp, falcon.HTTP_400, f"missing required fields: {', '.join(missing)}")
+        return None
+    if doc["queue"] not in QUEUES:
+        _fail(resp, falcon.HTTP_400, f"unknown queue {doc['queue']!r}; one of {', '.join(QUEUES)}")
+        return None
+    return doc, organization
+
+
 class CompatAddResource:
     """``POST /api/schedules/add``."""
 
@@ -65,24 +83,11 @@ class CompatAddResource:
         self.service = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        doc = req.get_media()
-        if not isinstance(doc, dict):
-            return _fail(resp, falcon.HTTP_400, "body must be a JSON object")
-        organization, integration = _organization(doc), _organization(doc, "integrationId")
-        missing = [
-            f
-            for f, v in (
-                ("organizationId", organization),
-                ("integrationId", integration),
-                ("queue", doc.get("queue")),
-                ("pattern", doc.get("pattern")),
-            )
-            if not v
-        ]
-        if missing:
-            return _fail(resp, falcon.HTTP_400, f"missing required fields: {', '.join(missing)}")
-        if doc["queue"] not in QUEUES:
-            return _fail(resp, falcon.HTTP_400, f"unknown queue {doc['queue']!r}; one of {', '.join(QUEUES)}")
+        parsed = _request(req, resp, ("organizationId", "integrationId", "queue", "pattern"))
+        if parsed is None:
+            return
+        doc, organization = parsed
+        integration = _organization(doc, "integrationId")
         kind, environment = doc.get("type", "incremental"), doc.get("environment", "production")
         if kind not in ("incremental", "full"):
             return _fail(resp, falcon.HTTP_400, "type must be 'incremental' or 'full'")
@@ -112,15 +117,10 @@ class CompatRemoveResource:
         self.service = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        doc = req.get_media()
-        if not isinstance(doc, dict):
-            return _fail(resp, falcon.HTTP_400, "body must be a JSON object")
-        organization = _organization(doc)
-        missing = [f for f, v in (("organizationId", organization), ("queue", doc.get("queue"))) if not v]
-        if missing:
-            return _fail(resp, falcon.HTTP_400, f"missing required fields: {', '.join(missing)}")
-        if doc["queue"] not in QUEUES:
-            return _fail(resp, falcon.HTTP_400, f"unknown queue {doc['queue']!r}; one of {', '.join(QUEUES)}")
+        parsed = _request(req, resp, ("organizationId", "queue"))
+        if parsed is None:
+            return
+        doc, organization = parsed
         _, key = _names(doc["queue"], organization)
         principal = principal_of(req)
         try:

@@ -30,6 +30,15 @@ KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 MAX_PAGE = 500
 
 
+#: What a replace overwrites: every column but the row's identity (id, tenant, key), its history
+#: (created_at, version, fire count) and active_since, which the upsert decides.
+REPLACED_COLUMNS = tuple(
+    c.name
+    for c in schedules.c
+    if c.name
+    not in {"id", "tenant_id", "key", "created_at", "version", "fire_count", "last_counted_fire", "active_since"}
+)
+
 #: Longest jitter a schedule may ask for.
 MAX_JITTER = 3600
 
@@ -317,27 +326,7 @@ class ScheduleService:
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.tenant_id, t.key],
             set_={
-                **{
-                    name: getattr(ex, name)
-                    for name in (
-                        "job",
-                        "cron",
-                        "every_seconds",
-                        "timezone",
-                        "payload",
-                        "paused",
-                        "paused_note",
-                        "start_at",
-                        "end_at",
-                        "max_fires",
-                        "jitter_seconds",
-                        "stagger",
-                        "offset_seconds",
-                        "trigger_key",
-                        "tier",
-                        "updated_at",
-                    )
-                },
+                **{name: getattr(ex, name) for name in REPLACED_COLUMNS},
                 "active_since": case((keep_since, t.active_since), else_=ex.active_since),
                 "version": t.version + 1,
             },
