@@ -50,6 +50,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     import actors
 
+    actors.broker.renew_identity()  # forked siblings must not share one identity (see actors.broker)
     stop = threading.Event()
     _on_stop(stop)
     worker = dramatiq.Worker(

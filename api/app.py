@@ -11,9 +11,12 @@ from api.auth import AuthMiddleware
 from api.compat import CompatAddResource, CompatListResource, CompatRemoveResource
 from api.openapi import OpenApiResource
 from api.resources.bulk import BulkSchedulesResource
+from api.resources.deadletters import DeadLetterResource, DeadLettersResource
 from api.resources.health import HealthResource
 from api.resources.integrations import ShopifyIntegrationResource
+from api.resources.jobs import AdHocJobsResource, JobCatalogueResource
 from api.resources.preview import PreviewResource
+from api.resources.queues import QueuesResource
 from api.resources.runs import RunResource, RunsResource
 from api.resources.schedules import (
     AuditResource,
@@ -25,10 +28,13 @@ from api.resources.schedules import (
     TenantSchedulesResource,
     TierResource,
 )
+from app.adhoc import AdHocJobs
 from app.config import Settings
 from app.db import make_engine
+from app.deadletters import DeadLetterService
 from app.dispatch import Dispatcher
 from app.integrations import IntegrationService
+from app.requeue import RunRequeuer
 from app.runs import RunStore
 from app.schedules import ScheduleService
 from app.signals import ChangeNotifier
@@ -46,6 +52,10 @@ def create_app(
     dispatcher = Dispatcher(redis_client, settings.namespace) if redis_client is not None else None
     schedules = ScheduleService(engine, ChangeNotifier(redis_client), dispatcher=dispatcher)
     runs = RunStore(engine)
+    requeuer = RunRequeuer(engine, dispatcher) if dispatcher is not None else None
+    dead_letters = (
+        DeadLetterService(redis_client, engine, requeuer, settings.namespace) if requeuer is not None else None
+    )
 
     app = falcon.App(middleware=[AuthMiddleware(TokenService(engine), local_mode=settings.local_mode)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -55,13 +65,25 @@ def create_app(
     app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
     app.add_route("/v1/runs", RunsResource(runs, schedules))
-    app.add_route("/v1/runs/{run_id}", RunResource(runs))
+    run = RunResource(runs, requeuer)
+    app.add_route("/v1/runs/{run_id}", run)
+    app.add_route("/v1/runs/{run_id}/cancel", run, suffix="cancel")
+    app.add_route("/v1/runs/{run_id}/retry", run, suffix="retry")
+    app.add_route("/v1/jobs", JobCatalogueResource())
+    app.add_route("/v1/queues", QueuesResource(redis_client, settings.namespace))
+    letters = DeadLettersResource(dead_letters)
+    app.add_route("/v1/dead-letters", letters)
+    app.add_route("/v1/dead-letters/retry", letters, suffix="retry")
+    letter = DeadLetterResource(dead_letters)
+    app.add_route("/v1/dead-letters/{letter_id}", letter)
+    app.add_route("/v1/dead-letters/{letter_id}/retry", letter, suffix="retry")
     app.add_route("/v1/schedules/bulk", BulkSchedulesResource(schedules))
     tenant = "/v1/tenants/{tenant_id}"
     app.add_route(f"{tenant}/schedules", TenantSchedulesResource(schedules))
     app.add_route(f"{tenant}/pause", TenantActionResource(schedules), suffix="pause")
     app.add_route(f"{tenant}/resume", TenantActionResource(schedules), suffix="resume")
     app.add_route(f"{tenant}/audit", AuditResource(schedules))
+    app.add_route(f"{tenant}/jobs", AdHocJobsResource(AdHocJobs(runs, requeuer)))
     integrations = ShopifyIntegrationResource(IntegrationService(engine, settings.integrations_key))
     app.add_route(f"{tenant}/integrations/shopify", integrations, suffix="list")
     app.add_route(f"{tenant}/integrations/shopify/{{integration_id}}", integrations)

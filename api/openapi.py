@@ -6,7 +6,9 @@ from typing import Any
 
 import falcon
 
-from app.schedules import MAX_JITTER, MAX_PAGE
+from app.jobs import OVERLAP_POLICIES, QUEUES
+from app.models import RUN_STATUSES
+from app.schedules import MAX_ATTEMPTS, MAX_JITTER, MAX_PAGE
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -39,11 +41,22 @@ _NOTE_BODY = {
     },
 }
 
+_RUN = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LETTER = {"name": "letter_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_LETTER_FILTERS = [
+    {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+    {"name": "queue", "in": "query", "schema": {"type": "string", "enum": list(QUEUES)}},
+]
+_LIST = {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}}
+_UNAVAILABLE = {"503": {"description": "Redis unreachable or not configured"}}
+
 _INSTANT = {"type": "string", "format": "date-time"}
 _NULLABLE_INSTANT = {"type": "string", "format": "date-time", "nullable": True}
 
+_DURATION = {"oneOf": [{"type": "number", "minimum": 0}, {"type": "string"}], "description": "seconds, or e.g. 30s"}
+
 _SCHEDULE_FIELDS: dict[str, Any] = {
-    "job": {"type": "string", "description": "a job of the catalogue: webhook, noop"},
+    "job": {"type": "string", "description": "a job of the catalogue (GET /v1/jobs)"},
     "cron": {"type": "string", "description": "5 fields, 6 with seconds first, or an @alias; or give every"},
     "every": {"type": "string", "description": "an interval such as 90s, 15m, 6h, 1h30m; or give cron"},
     "timezone": {"type": "string", "default": "UTC", "description": "IANA zone of the pattern's wall clock"},
@@ -58,6 +71,23 @@ _SCHEDULE_FIELDS: dict[str, Any] = {
         "description": "seconds, or a duration such as 30s",
     },
     "stagger": {"type": "boolean", "default": False},
+    "overlap": {
+        "type": "string",
+        "enum": list(OVERLAP_POLICIES),
+        "default": "skip",
+        "description": "what a fire does while the previous run still runs",
+    },
+    "retry": {
+        "type": "object",
+        "properties": {
+            "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+            "backoff": _DURATION,
+            "backoff_max": _DURATION,
+        },
+        "additionalProperties": False,
+        "description": "overrides of the job's retry defaults (GET /v1/jobs)",
+    },
+    "time_limit": _DURATION,
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -101,6 +131,9 @@ SCHEMAS: dict[str, Any] = {
             "jitter": {"type": "integer"},
             "stagger": {"type": "boolean"},
             "offset_seconds": {"type": "integer"},
+            "overlap": {"type": "string", "enum": list(OVERLAP_POLICIES)},
+            "retry": {"type": "object", "nullable": True},
+            "time_limit": {"type": "number", "nullable": True},
             "version": {"type": "integer"},
             "created_at": _INSTANT,
             "updated_at": _INSTANT,
@@ -124,18 +157,42 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "schedule_id", "tenant_id", "fire_time", "triggered_by", "status", "attempts"],
         "properties": {
             "id": {"type": "integer"},
-            "schedule_id": {"type": "integer"},
+            "schedule_id": {"type": "integer", "nullable": True},
             "tenant_id": {"type": "string"},
+            "job": {"type": "string", "nullable": True},
             "fire_time": _INSTANT,
-            "triggered_by": {"type": "string", "enum": ["scheduled", "manual"]},
-            "status": {"type": "string", "enum": ["queued", "running", "retrying", "succeeded", "failed", "missed"]},
+            "triggered_by": {"type": "string", "enum": ["scheduled", "manual", "api"]},
+            "status": {"type": "string", "enum": list(RUN_STATUSES)},
             "attempts": {"type": "integer"},
+            "max_attempts": {"type": "integer", "nullable": True},
+            "priority": {"type": "string", "nullable": True},
+            "progress": {"type": "integer", "nullable": True},
+            "progress_message": {"type": "string", "nullable": True},
+            "stop_requested": {"type": "boolean"},
+            "payload": {"type": "object", "nullable": True},
             "started_at": _NULLABLE_INSTANT,
             "finished_at": _NULLABLE_INSTANT,
             "duration_ms": {"type": "integer", "nullable": True},
             "error": {"type": "string", "nullable": True},
             "result": {"type": "object", "nullable": True},
             "attempt_log": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "DeadLetter": {
+        "type": "object",
+        "required": ["id", "queue", "job", "dead_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "queue": {"type": "string"},
+            "job": {"type": "string"},
+            "tenant_id": {"type": "string", "nullable": True},
+            "schedule_id": {"type": "integer", "nullable": True},
+            "schedule_key": {"type": "string", "nullable": True},
+            "run_id": {"type": "integer", "nullable": True},
+            "fire_time": {"type": "string", "nullable": True},
+            "dead_at": _INSTANT,
+            "error": {"type": "string", "nullable": True},
+            "attempts": {"type": "integer", "nullable": True},
         },
     },
     "Integration": {
@@ -258,6 +315,7 @@ def document() -> dict[str, Any]:
                 parameters=[
                     {"name": "tenant", "in": "query", "schema": {"type": "string"}},
                     {"name": "schedule_key", "in": "query", "schema": {"type": "string"}},
+                    {"name": "job", "in": "query", "schema": {"type": "string"}},
                     {"name": "status", "in": "query", "schema": {"type": "string"}},
                     {"name": "since", "in": "query", "schema": _INSTANT},
                     {"name": "until", "in": "query", "schema": _INSTANT},
@@ -266,8 +324,115 @@ def document() -> dict[str, Any]:
             )
         },
         "/v1/runs/{run_id}": {
-            "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [_RUN],
             "get": _op("One run with its attempts", {"200": _json(_ref("Run"), "the run"), **_NOT_FOUND}),
+        },
+        "/v1/runs/{run_id}/cancel": {
+            "parameters": [_RUN],
+            "post": _op(
+                "Cancel: a run not yet running never runs; a running one is asked to stop",
+                {
+                    "200": _json(_ref("Run"), "cancelled"),
+                    "202": _json(_ref("Run"), "asked to stop at its next checkpoint"),
+                    "409": _json(_ref("Error"), "the run already ended"),
+                    **_NOT_FOUND,
+                },
+            ),
+        },
+        "/v1/runs/{run_id}/retry": {
+            "parameters": [_RUN],
+            "post": _op(
+                "Run a failed or cancelled run again, with a fresh retry budget",
+                {
+                    "202": _json(_ref("Run"), "queued again"),
+                    "409": _json(_ref("Error"), "the run is not failed or cancelled"),
+                    "503": _json(_ref("Error"), "Redis unreachable"),
+                    **_NOT_FOUND,
+                },
+            ),
+        },
+        "/v1/jobs": {
+            "get": _op("The job catalogue, with each job's defaults", {"200": _json(_LIST, "the jobs")}),
+        },
+        "/v1/tenants/{tenant_id}/jobs": {
+            "parameters": [_TENANT],
+            "post": _op(
+                "Enqueue an ad-hoc job now or after a delay",
+                {
+                    "202": _json(_ref("Run"), "queued: follow it at /v1/runs/{id}"),
+                    "503": _json(_ref("Error"), "Redis unreachable: nothing accepted"),
+                    **_NOT_FOUND,
+                },
+                requestBody=_body(
+                    {
+                        "type": "object",
+                        "required": ["job"],
+                        "properties": {
+                            "job": {"type": "string"},
+                            "payload": {"type": "object"},
+                            "delay": _DURATION,
+                            "priority": {"type": "string", "enum": ["normal", "high"]},
+                            "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+                        },
+                        "additionalProperties": False,
+                    }
+                ),
+            ),
+        },
+        "/v1/queues": {
+            "get": _op(
+                "Per queue: waiting, delayed, in progress and dead messages (admin)",
+                {"200": _json(_LIST, "queues"), "403": _json(_ref("Error"), "admin only"), **_UNAVAILABLE},
+            ),
+        },
+        "/v1/dead-letters": {
+            "get": _op(
+                "Dead letters, newest first (a tenant token sees its own)",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["items", "total"],
+                            "properties": {
+                                "items": {"type": "array", "items": _ref("DeadLetter")},
+                                "total": {"type": "integer"},
+                            },
+                        },
+                        "a page",
+                    ),
+                    **_NOT_FOUND,
+                    **_UNAVAILABLE,
+                },
+                parameters=[
+                    *_LETTER_FILTERS,
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+            ),
+            "delete": _op(
+                "Purge every matching dead letter (their failed runs stay)",
+                {"200": _json({"type": "object", "required": ["purged"]}, "purged"), **_NOT_FOUND, **_UNAVAILABLE},
+                parameters=_LETTER_FILTERS,
+            ),
+        },
+        "/v1/dead-letters/retry": {
+            "post": _op(
+                "Retry every matching dead letter",
+                {"200": _json({"type": "object", "required": ["retried"]}, "retried"), **_NOT_FOUND, **_UNAVAILABLE},
+                parameters=_LETTER_FILTERS,
+            ),
+        },
+        "/v1/dead-letters/{letter_id}": {
+            "parameters": [_LETTER],
+            "get": _op("One dead letter", {"200": _json(_ref("DeadLetter"), "the dead letter"), **_NOT_FOUND}),
+            "delete": _op("Purge it", {"204": {"description": "purged"}, **_NOT_FOUND}),
+        },
+        "/v1/dead-letters/{letter_id}/retry": {
+            "parameters": [_LETTER],
+            "post": _op(
+                "Retry it: its run gets a fresh message and retry budget",
+                {"200": _json({"type": "object", "required": ["retried"]}, "retried"), **_NOT_FOUND},
+            ),
         },
         "/v1/schedules/bulk": {
             "post": _op(

@@ -31,6 +31,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _normalize_database_url(url: str) -> str:
     # PaaS add-ons hand out postgres:// URLs; SQLAlchemy wants an explicit driver.
     for prefix in ("postgres://", "postgresql://"):
@@ -61,6 +68,16 @@ class Settings:
       tiers_file: JSON file of the tiers (None: the example tiers in app/tiers.json).
       integrations_key: Fernet key that encrypts integration tokens at rest (None: integrations off).
       shopify_api_url: the Admin GraphQL endpoint, with ``{shop}`` for the shop domain.
+      run_lease: seconds a worker's claim on a run lasts unless renewed (the worker renews it every
+        third of that while the run lives); a run whose worker vanished is taken over after it.
+      worker_heartbeat_timeout: seconds without a heartbeat after which a worker counts as gone and
+        its unacknowledged messages are redelivered.
+      stale_run_after: seconds past an expired lease (or a due time) after which the stale-run job
+        fails a run whose worker vanished, or re-sends an open run whose message was lost.
+      retention_days: runs and audit rows older than this are deleted by the retention job.
+      dead_letter_days: days a dead-lettered message stays in Redis (Dramatiq's dead-message TTL).
+      circuit_failures: consecutive failed deliveries to one webhook target that open its circuit.
+      circuit_cooldown: seconds an open circuit skips its target before trying it again.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -78,6 +95,13 @@ class Settings:
     tiers_file: str | None = None
     integrations_key: str | None = None
     shopify_api_url: str = DEFAULT_SHOPIFY_API_URL
+    run_lease: int = 30
+    worker_heartbeat_timeout: int = 60
+    stale_run_after: int = 600
+    retention_days: int = 30
+    dead_letter_days: int = 7
+    circuit_failures: int = 5
+    circuit_cooldown: int = 60
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -98,6 +122,13 @@ class Settings:
             tiers_file=env.get("TIERS_FILE") or None,
             integrations_key=env.get("INTEGRATIONS_KEY") or None,
             shopify_api_url=env.get("SHOPIFY_API_URL") or DEFAULT_SHOPIFY_API_URL,
+            run_lease=_positive(env, "RUN_LEASE", 30),
+            worker_heartbeat_timeout=_positive(env, "WORKER_HEARTBEAT_TIMEOUT", 60),
+            stale_run_after=_positive(env, "STALE_RUN_AFTER", 600),
+            retention_days=_positive(env, "RETENTION_DAYS", 30),
+            dead_letter_days=_positive(env, "DEAD_LETTER_DAYS", 7),
+            circuit_failures=_positive(env, "WEBHOOK_CIRCUIT_FAILURES", 5),
+            circuit_cooldown=_positive(env, "WEBHOOK_CIRCUIT_COOLDOWN", 60),
         )
 
     def require_redis_url(self) -> str:

@@ -22,8 +22,17 @@ class PermanentJobError(Exception):
     fails at once, without the remaining retries."""
 
 
+class RunCancelled(Exception):
+    """Raised at a job's checkpoint when its run was asked to stop (cancelled, or superseded by a newer
+    fire under the cancel_other overlap policy): the run ends as cancelled, without retries."""
+
+
 def _no_check(payload: Mapping[str, Any]) -> None:
     return None
+
+
+#: What a fire does while the same schedule's previous run is still running.
+OVERLAP_POLICIES = ("skip", "buffer_one", "allow", "cancel_other")
 
 
 @dataclass(frozen=True)
@@ -33,20 +42,31 @@ class JobSpec:
     Parameters:
       name: the job (and Dramatiq actor) name schedules refer to.
       queue: the Dramatiq queue its messages go to.
-      max_retries: retries after the first attempt (so attempts = max_retries + 1).
-      min_backoff_ms: delay before the first retry; doubles each retry.
-      max_backoff_ms: ceiling of the retry delay.
+      max_attempts: attempts in all (the first one and its retries); a schedule may override it.
+      backoff_ms: delay before the first retry; doubles each retry (Dramatiq adds jitter).
+      backoff_max_ms: ceiling of the retry delay.
       time_limit_ms: how long one attempt may run before it is interrupted.
       check_payload: raises PayloadError when a payload cannot work for this job.
+      cron: for the service's own system jobs: the pattern the clock keeps a schedule on (None: a
+        job that tenants schedule or enqueue).
+      timezone: the zone of ``cron``.
+      description: one line for the catalogue.
     """
 
     name: str
     queue: str = "default"
-    max_retries: int = 2
-    min_backoff_ms: int = 1_000
-    max_backoff_ms: int = 60_000
+    max_attempts: int = 3
+    backoff_ms: int = 1_000
+    backoff_max_ms: int = 60_000
     time_limit_ms: int = 60_000
     check_payload: Callable[[Mapping[str, Any]], None] = _no_check
+    cron: str | None = None
+    timezone: str = "UTC"
+    description: str = ""
+
+    @property
+    def is_system(self) -> bool:
+        return self.cron is not None
 
 
 def check_webhook_payload(payload: Mapping[str, Any]) -> None:
@@ -56,6 +76,12 @@ def check_webhook_payload(payload: Mapping[str, Any]) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise PayloadError(f"payload.url {url!r} is not an absolute http(s) URL")
+
+
+def check_sleep_payload(payload: Mapping[str, Any]) -> None:
+    seconds = payload.get("seconds", 1)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 3600:
+        raise PayloadError("payload.seconds must be a number of seconds from 0 to 3600")
 
 
 #: The Shopify resources a sync job exists for.
@@ -69,23 +95,68 @@ def check_shopify_payload(payload: Mapping[str, Any]) -> None:
         raise PayloadError("payload.type must be 'incremental' (changes since the last sync) or 'full'")
 
 
-#: Every job schedules may name, by name.
+#: Every job schedules may name (and the system's own cron jobs), by name.
 JOBS: dict[str, JobSpec] = {
     spec.name: spec
     for spec in (
-        JobSpec("webhook", queue="webhooks", check_payload=check_webhook_payload, time_limit_ms=30_000),
-        JobSpec("noop", queue="default", max_retries=0, time_limit_ms=10_000),
+        JobSpec(
+            "webhook",
+            queue="webhooks",
+            check_payload=check_webhook_payload,
+            time_limit_ms=30_000,
+            description="POST a signed JSON body to payload.url",
+        ),
+        JobSpec("noop", max_attempts=1, time_limit_ms=10_000, description="do nothing (smoke tests, benchmarks)"),
+        JobSpec(
+            "sleep",
+            max_attempts=1,
+            time_limit_ms=3_700_000,
+            check_payload=check_sleep_payload,
+            description="sleep payload.seconds, reporting progress and stopping when asked (demos, tests)",
+        ),
         *(
             JobSpec(
                 f"shopify-{resource}",
                 queue="shopify",
-                max_retries=3,
-                min_backoff_ms=5_000,
-                max_backoff_ms=300_000,
+                max_attempts=4,
+                backoff_ms=5_000,
+                backoff_max_ms=300_000,
                 time_limit_ms=15 * 60_000,
                 check_payload=check_shopify_payload,
+                description=f"sync the tenant's Shopify {resource} into the database",
             )
             for resource in SHOPIFY_RESOURCES
         ),
+        JobSpec(
+            "system-stale-runs",
+            queue="system",
+            max_attempts=1,
+            cron="* * * * *",
+            description="fail runs whose worker vanished; re-enqueue open runs whose message was lost",
+        ),
+        JobSpec(
+            "system-retention",
+            queue="system",
+            max_attempts=2,
+            time_limit_ms=30 * 60_000,
+            cron="17 3 * * *",
+            description="delete runs and audit rows older than the retention period",
+        ),
+        JobSpec(
+            "system-dead-letters",
+            queue="system",
+            max_attempts=1,
+            cron="* * * * *",
+            description="log and count new dead letters",
+        ),
     )
 }
+
+#: Jobs tenants may schedule or enqueue (the system's own are kept by the clock).
+TENANT_JOBS = tuple(sorted(name for name, spec in JOBS.items() if not spec.is_system))
+
+#: The queues of every job, for workers, dead letters and queue depths.
+QUEUES = tuple(sorted({spec.queue for spec in JOBS.values()}))
+
+#: Where each job's messages go: job name -> (queue, actor name).
+ROUTES: dict[str, tuple[str, str]] = {name: (spec.queue, name) for name, spec in JOBS.items()}

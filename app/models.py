@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -90,6 +91,13 @@ schedules = Table(
     Column("trigger_key", String(64), nullable=False),
     # Fires before this instant do not belong to the schedule (created, moved or resumed later).
     Column("active_since", UTCDateTime, nullable=False),
+    # What a fire does while the schedule's previous run is still running (app.runs.OVERLAP_POLICIES).
+    Column("overlap", String(16), nullable=False, default="skip"),
+    # Execution settings; None means the job's default (app.jobs.JobSpec).
+    Column("max_attempts", Integer),
+    Column("backoff_ms", Integer),
+    Column("backoff_max_ms", Integer),
+    Column("time_limit_ms", Integer),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -99,13 +107,23 @@ schedules = Table(
     Index("ix_schedules_job", "job"),
 )
 
+#: A running singleton run and a waiting (buffered) run: at most one of each per schedule.
+_RUNNING = text("status = 'running' AND singleton")
+_WAITING = text("status = 'waiting'")
+
 #: One row per (schedule, fire time): the unique key is what makes a run happen at most once.
+#: Ad-hoc jobs (no schedule) are runs too, with schedule_id NULL and their own job and payload.
 runs = Table(
     "runs",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("schedule_id", Id, ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False),
+    Column("schedule_id", Id, ForeignKey("schedules.id", ondelete="CASCADE")),
     Column("tenant_id", String(128), nullable=False),
+    Column("job", String(100)),
+    # An ad-hoc job's payload (JSON); a scheduled run uses its schedule's.
+    Column("payload", Text),
+    Column("priority", String(8)),
+    Column("max_attempts", Integer),
     Column("fire_time", UTCDateTime, nullable=False),
     Column("triggered_by", String(16), nullable=False),
     Column("status", String(16), nullable=False),
@@ -118,12 +136,21 @@ runs = Table(
     Column("error", Text),
     # What the job reported on success (JSON), e.g. a sync's fetched/created/updated counts.
     Column("result", Text),
+    # True when the run holds its schedule's single running slot (overlap policy other than allow).
+    Column("singleton", Boolean, nullable=False, default=False),
+    # Set to ask a running run to stop at its next checkpoint (cancel, or superseded by a newer fire).
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("progress", Integer),
+    Column("progress_message", String(500)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("schedule_id", "fire_time", name="uq_runs_schedule_fire_time"),
     Index("ix_runs_tenant_fire_time", "tenant_id", "fire_time"),
     Index("ix_runs_status", "status"),
     Index("ix_runs_schedule_id_id", "schedule_id", "id"),
+    Index("ix_runs_created_at", "created_at"),
+    Index("uq_runs_one_running", "schedule_id", unique=True, sqlite_where=_RUNNING, postgresql_where=_RUNNING),
+    Index("uq_runs_one_waiting", "schedule_id", unique=True, sqlite_where=_WAITING, postgresql_where=_WAITING),
 )
 
 #: One row per finished attempt of a run: when, how long, how it ended, and why it failed.
@@ -138,6 +165,8 @@ run_attempts = Table(
     Column("finished_at", UTCDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),
     Column("error", Text),
+    # What the job recorded about the attempt (JSON), e.g. a webhook's status code and latency.
+    Column("detail", Text),
     UniqueConstraint("run_id", "attempt", name="uq_run_attempts_run_id"),
 )
 
@@ -177,6 +206,7 @@ audit_log = Table(
     Column("after", Text),
     Column("at", UTCDateTime, nullable=False),
     Index("ix_audit_log_tenant_id", "tenant_id", "id"),
+    Index("ix_audit_log_at", "at"),
 )
 
 #: A tenant's Shopify store: the Admin API token is stored encrypted (app.integrations).
@@ -219,5 +249,8 @@ shopify_sync_state = Table(
     Column("last_success_at", UTCDateTime),
 )
 
-#: Run states. queued/retrying/running are open; the rest are terminal.
-RUN_STATUSES = ("queued", "running", "retrying", "succeeded", "failed", "skipped", "missed")
+#: Run states. queued, waiting (buffered behind a running run), running and retrying are open;
+#: the rest are terminal.
+OPEN_STATUSES = ("queued", "waiting", "running", "retrying")
+TERMINAL_STATUSES = ("succeeded", "failed", "skipped", "missed", "cancelled")
+RUN_STATUSES = OPEN_STATUSES + TERMINAL_STATUSES

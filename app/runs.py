@@ -1,8 +1,14 @@
 """Runs: one row per (schedule, fire time), claimed by exactly one worker at a time.
 
 The UNIQUE (schedule_id, fire_time) key is the guarantee behind "no duplicate run": every path
-that would run a fire (a scheduled message, a redelivery, a re-fire after a clock crash) must first
-claim this row, and a claim only succeeds while the run is still open.
+that would run a fire (a scheduled message, a redelivery, a re-fire after a clock crash, a manual
+trigger in the same second) must first claim this row, and a claim only succeeds while the run is
+open and nobody else holds a live lease on it. Ad-hoc jobs are runs without a schedule, claimed by
+their run id.
+
+A schedule's overlap policy is enforced by two partial unique indexes: at most one running
+``singleton`` run and at most one ``waiting`` run per schedule. A fire that finds the slot taken
+is skipped, buffered (waiting) or supersedes the running one, by policy.
 """
 
 from __future__ import annotations
@@ -14,29 +20,47 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, func, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
-from app.models import UTCDateTime, run_attempts, runs
+from app.models import TERMINAL_STATUSES, UTCDateTime, audit_log, run_attempts, runs, schedules
 
-#: Statuses a new attempt may take over (besides a running one whose lease has expired).
-CLAIMABLE = ("queued", "retrying")
+#: Open statuses a new attempt may take over (besides a running one whose lease has expired).
+CLAIMABLE = ("queued", "waiting", "retrying")
 
-#: The claim, one statement that SQLite and PostgreSQL read alike: create the run of (schedule,
-#: fire time) as running, or take over an open one; nothing when the schedule is gone, the run has
-#: finished, or another worker's lease is still valid. Kept as text: built once, compiled once
-#: (the same statement through the expression language costs ~1 ms of Python per run).
-_CLAIM = text(
+#: Rounds a claim retries when it races another claim of the same schedule.
+CLAIM_ROUNDS = 5
+
+#: Error recorded for an attempt whose worker vanished (SIGKILL, crash, lost host).
+LOST = "the worker running this attempt stopped without finishing it (its lease expired)"
+
+#: A new run of a fire, claimed at once: one statement, the common case. Nothing happens when the
+#: run already exists (the slower path then decides) or the schedule is gone. A singleton run that
+#: would be a second running run of its schedule violates uq_runs_one_running instead.
+_CLAIM_NEW = text(
     """
-    INSERT INTO runs (schedule_id, tenant_id, fire_time, triggered_by, status, attempts, message_id,
-                      started_at, lease_until, created_at, updated_at)
-    SELECT id, tenant_id, :fire_time, :triggered_by, 'running', 1, :message_id, :now, :lease_until, :now, :now
+    INSERT INTO runs (schedule_id, tenant_id, job, fire_time, triggered_by, status, attempts, message_id,
+                      started_at, lease_until, singleton, cancel_requested, created_at, updated_at)
+    SELECT id, tenant_id, job, :fire_time, :triggered_by, 'running', 1, :message_id, :now, :lease_until,
+           overlap <> 'allow', false, :now, :now
     FROM schedules WHERE id = :schedule_id
-    ON CONFLICT (schedule_id, fire_time) DO UPDATE SET
-        status = 'running', attempts = runs.attempts + 1, message_id = excluded.message_id,
-        started_at = excluded.started_at, lease_until = excluded.lease_until,
-        updated_at = excluded.updated_at, finished_at = NULL
-    WHERE runs.status IN ('queued', 'retrying') OR (runs.status = 'running' AND runs.lease_until < :now)
-    RETURNING id, attempts
+    ON CONFLICT (schedule_id, fire_time) DO NOTHING
+    RETURNING id, singleton
     """
 ).bindparams(
     bindparam("fire_time", type_=UTCDateTime),
@@ -47,8 +71,8 @@ _CLAIM = text(
 #: The attempt's own record (one per attempt; a repeated finish of the same attempt is ignored).
 _ATTEMPT = text(
     """
-    INSERT INTO run_attempts (run_id, attempt, status, started_at, finished_at, duration_ms, error)
-    VALUES (:run_id, :attempt, :status, :started_at, :now, :duration_ms, :error)
+    INSERT INTO run_attempts (run_id, attempt, status, started_at, finished_at, duration_ms, error, detail)
+    VALUES (:run_id, :attempt, :status, :started_at, :now, :duration_ms, :error, :detail)
     ON CONFLICT (run_id, attempt) DO NOTHING
     """
 ).bindparams(bindparam("started_at", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
@@ -57,19 +81,49 @@ _ATTEMPT = text(
 _FINISH = text(
     """
     UPDATE runs SET status = :status, error = :error, finished_at = :finished_at, duration_ms = :duration_ms,
-                    result = :result, lease_until = NULL, updated_at = :now
-    WHERE id = :run_id AND attempts = :attempt
+                    result = :result, lease_until = NULL, updated_at = :now,
+                    progress = CASE WHEN :succeeded THEN 100 ELSE progress END
+    WHERE id = :run_id AND attempts = :attempt AND status = 'running'
     """
 ).bindparams(bindparam("finished_at", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A run this worker now owns."""
+    """A run this worker now owns.
+
+    Parameters:
+      run_id: the run.
+      attempt: this attempt's number (1 for the first).
+      started_at: when this attempt started.
+      schedule_id: the run's schedule (None for an ad-hoc job).
+      singleton: whether the run holds its schedule's single running slot.
+    """
 
     run_id: int
     attempt: int
     started_at: datetime
+    schedule_id: int | None = None
+    singleton: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a message does not run now.
+
+    Parameters:
+      reason: ``done`` (the run ended), ``gone`` (no such schedule or run), ``held`` (another worker
+        holds a live lease; look again at ``retry_at``), ``skipped`` or ``waiting`` (the overlap
+        policy recorded the fire as skipped, or buffered it behind the running run).
+      run_id: the run concerned, when there is one.
+      retry_at: for ``held``: when the other worker's lease ends.
+      detail: a sentence for the log.
+    """
+
+    reason: str
+    run_id: int | None = None
+    retry_at: datetime | None = None
+    detail: str = ""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -81,20 +135,44 @@ def shape_run(row: Mapping[str, Any]) -> dict[str, Any]:
         "id": row["id"],
         "schedule_id": row["schedule_id"],
         "tenant_id": row["tenant_id"],
+        "job": row["job"],
         "fire_time": _iso(row["fire_time"]),
         "triggered_by": row["triggered_by"],
         "status": row["status"],
         "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "priority": row["priority"],
         "started_at": _iso(row["started_at"]),
         "finished_at": _iso(row["finished_at"]),
         "duration_ms": row["duration_ms"],
+        "progress": row["progress"],
+        "progress_message": row["progress_message"],
+        "stop_requested": bool(row["cancel_requested"]) and row["status"] == "running",
         "error": row["error"],
         "result": json.loads(row["result"]) if row["result"] else None,
+        "payload": json.loads(row["payload"]) if row["payload"] else None,
     }
 
 
+def _shape_attempt(a: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "attempt": a["attempt"],
+        "status": a["status"],
+        "started_at": _iso(a["started_at"]),
+        "finished_at": _iso(a["finished_at"]),
+        "duration_ms": a["duration_ms"],
+        "error": a["error"],
+        "detail": json.loads(a["detail"]) if a["detail"] else None,
+    }
+
+
+class _Race(Exception):
+    """Another claim changed the run between our read and our write: look again."""
+
+
 class RunStore:
-    """Run bookkeeping shared by workers (claim, finish), the clock (missed fires) and the API (reads).
+    """Run bookkeeping shared by workers (claim, progress, finish), the clock (missed fires), the API
+    (reads, ad-hoc jobs, cancel, retry) and the system jobs (stale runs, retention).
 
     Parameters:
       engine: the database engine.
@@ -102,6 +180,8 @@ class RunStore:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+
+    # -- claiming ---------------------------------------------------------------------------
 
     def claim(
         self,
@@ -112,26 +192,260 @@ class RunStore:
         message_id: str,
         lease: timedelta,
         now: datetime | None = None,
-    ) -> Claim | None:
-        """Take the run of (schedule, fire time), creating it if needed.
-
-        Returns None when the run is not this worker's to do: it already finished, another worker
-        holds an unexpired lease on it, or the schedule no longer exists.
-        """
+    ) -> Claim | Refusal:
+        """Take the run of (schedule, fire time), creating it if needed, under the schedule's overlap policy."""
         now = now or datetime.now(UTC)
-        with self.engine.begin() as conn:
-            row = conn.execute(
-                _CLAIM,
-                {
-                    "schedule_id": schedule_id,
-                    "fire_time": fire_time,
-                    "triggered_by": triggered_by,
-                    "message_id": message_id,
-                    "now": now,
-                    "lease_until": now + lease,
-                },
-            ).first()
-        return Claim(row.id, row.attempts, now) if row else None
+        params = {
+            "schedule_id": schedule_id,
+            "fire_time": fire_time,
+            "triggered_by": triggered_by,
+            "message_id": message_id,
+            "now": now,
+            "lease_until": now + lease,
+        }
+        try_insert = True
+        for _ in range(CLAIM_ROUNDS):
+            try:
+                with self.engine.begin() as conn:
+                    if try_insert:
+                        row = conn.execute(_CLAIM_NEW, params).first()
+                        if row is not None:
+                            return Claim(row.id, 1, now, schedule_id, bool(row.singleton))
+                    outcome = self._claim_existing(conn, schedule_id, fire_time, triggered_by, message_id, lease, now)
+                if outcome is not None:
+                    return outcome
+                try_insert = True
+            except IntegrityError:  # the schedule's running (or waiting) slot is taken: decide by policy
+                try_insert = False
+            except _Race:
+                try_insert = True
+        return Refusal("held", retry_at=now + timedelta(seconds=1), detail="claims of this schedule contend")
+
+    def claim_run(
+        self, run_id: int, *, message_id: str, lease: timedelta, now: datetime | None = None
+    ) -> Claim | Refusal:
+        """Take an ad-hoc run (one without a schedule) by its id."""
+        now = now or datetime.now(UTC)
+        for _ in range(CLAIM_ROUNDS):
+            try:
+                with self.engine.begin() as conn:
+                    run = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+                    if run is None:
+                        return Refusal("gone", run_id, detail="no such run")
+                    refusal = self._refusal(run, now)
+                    if refusal is not None:
+                        return refusal
+                    return self._take_over(conn, run, False, message_id, lease, now)
+            except _Race:
+                continue
+        return Refusal("held", run_id, now + timedelta(seconds=1), "claims of this run contend")
+
+    @staticmethod
+    def _refusal(run: Mapping[str, Any], now: datetime) -> Refusal | None:
+        if run["status"] in TERMINAL_STATUSES:
+            return Refusal("done", run["id"], detail=f"the run already ended as {run['status']}")
+        if run["status"] == "running" and run["lease_until"] is not None and run["lease_until"] >= now:
+            return Refusal("held", run["id"], run["lease_until"], "another worker is running it")
+        return None
+
+    def _claim_existing(
+        self,
+        conn: Connection,
+        schedule_id: int,
+        fire_time: datetime,
+        triggered_by: str,
+        message_id: str,
+        lease: timedelta,
+        now: datetime,
+    ) -> Claim | Refusal | None:
+        """Claim when the fast path did not: the run exists, or the schedule's slot is taken.
+
+        Returns None when the caller should try the fast path again (the slot came free)."""
+        s, r = schedules.c, runs.c
+        schedule = conn.execute(select(s.overlap).where(s.id == schedule_id)).first()
+        if schedule is None:
+            return Refusal("gone", detail="the schedule no longer exists")
+        run = (
+            conn.execute(select(runs).where(r.schedule_id == schedule_id, r.fire_time == fire_time)).mappings().first()
+        )
+        if run is not None:
+            refusal = self._refusal(run, now)
+            if refusal is not None:
+                return refusal
+            if run["status"] == "running":  # its worker vanished: take over, keeping its slot
+                return self._take_over(conn, run, run["singleton"], message_id, lease, now)
+        singleton = schedule.overlap != "allow"
+        occupant = None
+        if singleton:
+            occupant = (
+                conn.execute(
+                    select(r.id, r.status, r.attempts, r.started_at, r.lease_until).where(
+                        r.schedule_id == schedule_id, r.status == "running", r.singleton.is_(True)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if occupant is not None and occupant["lease_until"] is not None and occupant["lease_until"] < now:
+                self._abandon(conn, occupant, now)
+                occupant = None
+        if occupant is None:
+            if run is None:
+                return None
+            return self._take_over(conn, run, singleton, message_id, lease, now)
+        return self._overlap(conn, schedule_id, schedule.overlap, run, occupant["id"], fire_time, triggered_by, now)
+
+    def _take_over(
+        self,
+        conn: Connection,
+        run: Mapping[str, Any],
+        singleton: bool,
+        message_id: str,
+        lease: timedelta,
+        now: datetime,
+    ) -> Claim:
+        r = runs.c
+        changed = conn.execute(
+            update(runs)
+            .where(r.id == run["id"], r.status == run["status"], r.attempts == run["attempts"])
+            .values(
+                status="running",
+                attempts=r.attempts + 1,
+                message_id=message_id,
+                started_at=now,
+                lease_until=now + lease,
+                finished_at=None,
+                singleton=singleton,
+                cancel_requested=False,
+                progress=None,
+                progress_message=None,
+                updated_at=now,
+            )
+        ).rowcount
+        if changed != 1:
+            raise _Race
+        if run["status"] == "running":
+            self._record_lost(conn, run, now)
+        return Claim(run["id"], run["attempts"] + 1, now, run["schedule_id"], singleton)
+
+    def _record_lost(self, conn: Connection, run: Mapping[str, Any], now: datetime) -> None:
+        started = run["started_at"] or now
+        conn.execute(
+            _ATTEMPT,
+            {
+                "run_id": run["id"],
+                "attempt": run["attempts"],
+                "status": "lost",
+                "started_at": started,
+                "now": now,
+                "duration_ms": int((now - started).total_seconds() * 1000),
+                "error": LOST,
+                "detail": None,
+            },
+        )
+
+    def _abandon(self, conn: Connection, run: Mapping[str, Any], now: datetime) -> None:
+        """A running run whose worker vanished frees its schedule's slot; its redelivery may resume it."""
+        r = runs.c
+        changed = conn.execute(
+            update(runs)
+            .where(r.id == run["id"], r.status == "running", r.attempts == run["attempts"])
+            .values(status="retrying", lease_until=None, error=LOST, updated_at=now)
+        ).rowcount
+        if changed != 1:
+            raise _Race
+        self._record_lost(conn, run, now)
+
+    def _overlap(
+        self,
+        conn: Connection,
+        schedule_id: int,
+        policy: str,
+        run: Mapping[str, Any] | None,
+        occupant_id: int,
+        fire_time: datetime,
+        triggered_by: str,
+        now: datetime,
+    ) -> Refusal:
+        """The schedule's previous run is still running: skip, buffer, or supersede it."""
+        r = runs.c
+        if run is not None and run["status"] == "waiting":
+            return Refusal("waiting", run["id"], detail=f"waiting for run {occupant_id} to end")
+        if policy == "cancel_other":
+            conn.execute(update(runs).where(r.id == occupant_id).values(cancel_requested=True, updated_at=now))
+            superseded = f"superseded by the fire at {fire_time.isoformat()}"
+            conn.execute(
+                update(runs)
+                .where(r.schedule_id == schedule_id, r.status == "waiting")
+                .values(status="cancelled", error=superseded, finished_at=now, updated_at=now)
+            )
+            run_id = self._set_status(conn, schedule_id, run, fire_time, triggered_by, "waiting", None, now)
+            return Refusal("waiting", run_id, detail=f"run {occupant_id} was asked to stop; this one runs next")
+        if policy == "buffer_one":
+            waiting = conn.execute(select(r.id).where(r.schedule_id == schedule_id, r.status == "waiting")).first()
+            if waiting is None:
+                run_id = self._set_status(conn, schedule_id, run, fire_time, triggered_by, "waiting", None, now)
+                return Refusal("waiting", run_id, detail=f"buffered until run {occupant_id} ends")
+            reason = f"run {occupant_id} was still running and run {waiting.id} already waits (overlap: buffer_one)"
+        else:
+            reason = f"run {occupant_id} of this schedule was still running (overlap: skip)"
+        run_id = self._set_status(conn, schedule_id, run, fire_time, triggered_by, "skipped", reason, now)
+        return Refusal("skipped", run_id, detail=reason)
+
+    def _set_status(
+        self,
+        conn: Connection,
+        schedule_id: int,
+        run: Mapping[str, Any] | None,
+        fire_time: datetime,
+        triggered_by: str,
+        status: str,
+        error: str | None,
+        now: datetime,
+    ) -> int:
+        r = runs.c
+        finished = now if status in TERMINAL_STATUSES else None
+        if run is not None:
+            changed = conn.execute(
+                update(runs)
+                .where(r.id == run["id"], r.status == run["status"], r.attempts == run["attempts"])
+                .values(status=status, error=error, finished_at=finished, lease_until=None, updated_at=now)
+            ).rowcount
+            if changed != 1:
+                raise _Race
+            return run["id"]
+        s = schedules.c
+        source = select(
+            s.id,
+            s.tenant_id,
+            s.job,
+            literal(fire_time, UTCDateTime),
+            literal(triggered_by),
+            literal(status),
+            literal(0),
+            s.overlap != "allow",
+            literal(error, Text),
+            literal(finished, UTCDateTime),
+            literal(now, UTCDateTime),
+            literal(now, UTCDateTime),
+        ).where(s.id == schedule_id)
+        columns = [
+            "schedule_id",
+            "tenant_id",
+            "job",
+            "fire_time",
+            "triggered_by",
+            "status",
+            "attempts",
+            "singleton",
+            "error",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        return conn.execute(insert(runs).from_select(columns, source).returning(r.id)).scalar_one()
+
+    # -- during and after an attempt ----------------------------------------------------------
 
     def finish(
         self,
@@ -140,24 +454,223 @@ class RunStore:
         *,
         error: str | None = None,
         result: Any = None,
+        detail: Mapping[str, Any] | None = None,
         now: datetime | None = None,
-    ) -> None:
-        """Record the end of an attempt: succeeded, failed (final) or retrying (another attempt follows)."""
+    ) -> int | None:
+        """Record the end of an attempt: ``succeeded``, ``failed`` (final), ``retrying`` (another attempt
+        follows) or ``cancelled``.
+
+        Returns the id of a run of the same schedule that was waiting for this one to end (overlap
+        policy buffer_one or cancel_other), which the caller must now enqueue; else None.
+        """
         now = now or datetime.now(UTC)
         params = {
             "run_id": claim.run_id,
             "attempt": claim.attempt,
             "status": status,
+            "succeeded": status == "succeeded",
             "error": error,
             "started_at": claim.started_at,
             "finished_at": now if status != "retrying" else None,
             "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
             "result": json.dumps(result, separators=(",", ":")) if result is not None else None,
+            "detail": json.dumps(dict(detail), separators=(",", ":"), default=str) if detail else None,
             "now": now,
         }
         with self.engine.begin() as conn:
             conn.execute(_FINISH, params)
             conn.execute(_ATTEMPT, {**params, "status": "failed" if status == "retrying" else status})
+            if not (claim.singleton and claim.schedule_id is not None):
+                return None
+            return conn.execute(
+                select(runs.c.id).where(runs.c.schedule_id == claim.schedule_id, runs.c.status == "waiting")
+            ).scalar()
+
+    def progress(self, claim: Claim, percent: int | None, message: str | None = None) -> bool:
+        """Record a running attempt's progress (None keeps the last percentage). Returns True when the
+        run has been asked to stop."""
+        r = runs.c
+        values: dict[str, Any] = {"progress_message": message, "updated_at": datetime.now(UTC)}
+        if percent is not None:
+            values["progress"] = percent
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(runs)
+                .where(r.id == claim.run_id, r.attempts == claim.attempt, r.status == "running")
+                .values(**values)
+                .returning(r.cancel_requested)
+            ).first()
+        return bool(row and row.cancel_requested)
+
+    def renew_leases(self, run_ids: list[int], lease: timedelta, now: datetime | None = None) -> None:
+        """Extend the leases of runs this worker is still running."""
+        if not run_ids:
+            return
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs).where(runs.c.id.in_(run_ids), runs.c.status == "running").values(lease_until=now + lease)
+            )
+
+    def stop_requested(self, run_ids: list[int]) -> set[int]:
+        """Of these running runs, the ones asked to stop."""
+        if not run_ids:
+            return set()
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(runs.c.id).where(
+                        runs.c.id.in_(run_ids), runs.c.status == "running", runs.c.cancel_requested.is_(True)
+                    )
+                ).scalars()
+            )
+
+    # -- operators and the API ------------------------------------------------------------------
+
+    def create_adhoc(
+        self,
+        tenant_id: str,
+        job: str,
+        payload: Mapping[str, Any],
+        *,
+        due: datetime,
+        priority: str,
+        max_attempts: int | None,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A queued ad-hoc run (its message is sent by the caller once this is committed)."""
+        now = now or datetime.now(UTC)
+        with self.engine.begin() as conn:
+            run_id = conn.execute(
+                insert(runs)
+                .values(
+                    schedule_id=None,
+                    tenant_id=tenant_id,
+                    job=job,
+                    payload=json.dumps(dict(payload), separators=(",", ":")),
+                    priority=priority,
+                    max_attempts=max_attempts,
+                    fire_time=due,
+                    triggered_by="api",
+                    status="queued",
+                    attempts=0,
+                    singleton=False,
+                    cancel_requested=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(runs.c.id)
+            ).scalar_one()
+        return self.get_by_id(run_id)
+
+    def cancel(self, run_id: int, reason: str = "cancelled by request", now: datetime | None = None) -> str:
+        """Cancel an open run: one not yet running never runs (``cancelled``); a running one is asked to
+        stop at its next checkpoint (``stopping``). Returns the outcome, or the status of a run that
+        had already ended."""
+        now = now or datetime.now(UTC)
+        r = runs.c
+        with self.engine.begin() as conn:
+            if conn.execute(
+                update(runs)
+                .where(r.id == run_id, r.status.in_(CLAIMABLE))
+                .values(status="cancelled", error=reason, finished_at=now, lease_until=None, updated_at=now)
+            ).rowcount:
+                return "cancelled"
+            if conn.execute(
+                update(runs).where(r.id == run_id, r.status == "running").values(cancel_requested=True, updated_at=now)
+            ).rowcount:
+                return "stopping"
+            return conn.execute(select(r.status).where(r.id == run_id)).scalar_one()
+
+    def reopen(self, run_id: int, now: datetime | None = None) -> bool:
+        """Make a failed or cancelled run open again (queued), for an operator's retry."""
+        now = now or datetime.now(UTC)
+        r = runs.c
+        with self.engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(runs)
+                    .where(r.id == run_id, r.status.in_(("failed", "cancelled")))
+                    .values(status="queued", finished_at=None, cancel_requested=False, updated_at=now)
+                ).rowcount
+            )
+
+    # -- the system's own housekeeping --------------------------------------------------------
+
+    def fail_abandoned(self, stale_after: timedelta, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Runs still marked running whose lease expired ``stale_after`` ago (their worker is gone and
+        no redelivery took them over) end as failed. Returns them."""
+        now = now or datetime.now(UTC)
+        r = runs.c
+        out = []
+        with self.engine.begin() as conn:
+            stale = (
+                conn.execute(select(runs).where(r.status == "running", r.lease_until < now - stale_after).limit(1000))
+                .mappings()
+                .all()
+            )
+            for run in stale:
+                changed = conn.execute(
+                    update(runs)
+                    .where(r.id == run["id"], r.status == "running", r.attempts == run["attempts"])
+                    .values(status="failed", error=LOST, finished_at=now, lease_until=None, updated_at=now)
+                ).rowcount
+                if changed:
+                    self._record_lost(conn, run, now)
+                    out.append(shape_run({**run, "status": "failed", "error": LOST}))
+        return out
+
+    def stalled(self, stale_after: timedelta, retry_window: timedelta, now: datetime | None = None) -> list[int]:
+        """Open runs that should have started by now but show no sign of a message: queued runs due
+        ``stale_after`` ago, retrying runs untouched for longer than the longest retry delay, and
+        waiting runs whose schedule has nothing running. Re-enqueueing them is safe (claims are once)."""
+        now = now or datetime.now(UTC)
+        r = runs.c
+        busy = runs.alias("busy")
+        running = exists().where(busy.c.schedule_id == r.schedule_id, busy.c.status == "running")
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(r.id)
+                    .where(
+                        or_(
+                            (r.status == "queued") & (r.fire_time < now - stale_after),
+                            (r.status == "retrying") & (r.updated_at < now - retry_window - stale_after),
+                            (r.status == "waiting") & (r.updated_at < now - stale_after) & ~running,
+                        )
+                    )
+                    .order_by(r.id)
+                    .limit(1000)
+                ).scalars()
+            )
+
+    def delete_before(self, cutoff: datetime, batch: int = 5_000) -> tuple[int, int]:
+        """Delete ended runs (with their attempts) and audit rows older than ``cutoff``, in batches.
+        Returns (runs deleted, audit rows deleted)."""
+        r, a = runs.c, audit_log.c
+        deleted_runs = deleted_audit = 0
+        while True:
+            with self.engine.begin() as conn:
+                ids = list(
+                    conn.execute(
+                        select(r.id).where(r.created_at < cutoff, r.status.in_(TERMINAL_STATUSES)).limit(batch)
+                    ).scalars()
+                )
+                if ids:
+                    conn.execute(delete(run_attempts).where(run_attempts.c.run_id.in_(ids)))
+                    deleted_runs += conn.execute(delete(runs).where(r.id.in_(ids))).rowcount
+            if len(ids) < batch:
+                break
+        while True:
+            with self.engine.begin() as conn:
+                ids = list(conn.execute(select(a.id).where(a.at < cutoff).limit(batch)).scalars())
+                if ids:
+                    deleted_audit += conn.execute(delete(audit_log).where(a.id.in_(ids))).rowcount
+            if len(ids) < batch:
+                break
+        return deleted_runs, deleted_audit
+
+    # -- reads -------------------------------------------------------------------------------
 
     def get(self, schedule_id: int, fire_time: datetime) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -184,6 +697,7 @@ class RunStore:
         *,
         tenant_id: str | None = None,
         schedule_id: int | None = None,
+        job: str | None = None,
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -196,6 +710,7 @@ class RunStore:
         filters = [
             (operator.eq, r.tenant_id, tenant_id),
             (operator.eq, r.schedule_id, schedule_id),
+            (operator.eq, r.job, job),
             (operator.eq, r.status, status),
             (operator.ge, r.fire_time, since),
             (operator.lt, r.fire_time, until),
@@ -218,17 +733,7 @@ class RunStore:
                 select(run_attempts).where(run_attempts.c.run_id == run_id).order_by(run_attempts.c.attempt)
             ).mappings()
             shaped = shape_run(row)
-            shaped["attempt_log"] = [
-                {
-                    "attempt": a["attempt"],
-                    "status": a["status"],
-                    "started_at": _iso(a["started_at"]),
-                    "finished_at": _iso(a["finished_at"]),
-                    "duration_ms": a["duration_ms"],
-                    "error": a["error"],
-                }
-                for a in attempts
-            ]
+            shaped["attempt_log"] = [_shape_attempt(a) for a in attempts]
         return shaped
 
     def summaries(self, schedule_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, case, delete, select, tuple_, update
 
 from app import cron
 from app.audit import AuditLog
-from app.dispatch import Dispatcher, Fire, message_id
+from app.dispatch import Dispatcher, Fire, message_id, schedule_options
 from app.errors import NotFound, ValidationError
-from app.jobs import JOBS, PayloadError
+from app.jobs import JOBS, OVERLAP_POLICIES, ROUTES, TENANT_JOBS, PayloadError
 from app.models import schedules
 from app.runs import RunStore
 from app.signals import ChangeNotifier
@@ -42,6 +42,14 @@ REPLACED_COLUMNS = tuple(
 #: Longest jitter a schedule may ask for.
 MAX_JITTER = 3600
 
+#: Bounds of a schedule's execution settings.
+MAX_ATTEMPTS = 25
+MAX_BACKOFF_MS = 86_400_000
+MAX_TIME_LIMIT_MS = 86_400_000
+
+#: Keys of a schedule's ``retry`` object.
+RETRY_FIELDS = ("max_attempts", "backoff", "backoff_max")
+
 FIELDS = (
     "job",
     "cron",
@@ -55,7 +63,28 @@ FIELDS = (
     "max_fires",
     "jitter",
     "stagger",
+    "overlap",
+    "retry",
+    "time_limit",
 )
+
+
+def _milliseconds(value: Any, low_ms: int, high_ms: int) -> int:
+    """A duration given as seconds (a number) or text such as '30s' or '5m', in milliseconds within bounds."""
+    if isinstance(value, str):
+        try:
+            value = cron.parse_every(value)
+        except cron.CronError:
+            raise ValueError from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low_ms <= value * 1000 <= high_ms:
+        raise ValueError  # NaN fails the comparison too
+    return int(round(value * 1000))
+
+
+def _seconds(ms: int | None) -> float | int | None:
+    if ms is None:
+        return None
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
 
 
 def _instant(value: Any) -> datetime:
@@ -86,6 +115,11 @@ class ScheduleInput:
     stagger: bool = False
     paused_note: str | None = None
     tier: str | None = None
+    overlap: str = "skip"
+    max_attempts: int | None = None
+    backoff_ms: int | None = None
+    backoff_max_ms: int | None = None
+    time_limit_ms: int | None = None
 
     @property
     def trigger(self) -> cron.TriggerSpec:
@@ -111,9 +145,9 @@ class ScheduleInput:
 
         job = doc.get("job")
         if job is None:
-            err("job", f"is required; one of {', '.join(sorted(JOBS))}")
-        elif job not in JOBS:
-            err("job", f"unknown job {job!r}; one of {', '.join(sorted(JOBS))}")
+            err("job", f"is required; one of {', '.join(TENANT_JOBS)}")
+        elif job not in TENANT_JOBS:
+            err("job", f"unknown job {job!r}; one of {', '.join(TENANT_JOBS)}")
 
         pattern, every = doc.get("cron"), doc.get("every")
         canonical, seconds = None, None
@@ -179,6 +213,36 @@ class ScheduleInput:
         if isinstance(jitter, bool) or not isinstance(jitter, int) or not 0 <= jitter <= MAX_JITTER:
             err("jitter", f"must be 0-{MAX_JITTER} seconds, as a number or a duration such as '30s'")
 
+        overlap = doc.get("overlap", "skip")
+        if overlap not in OVERLAP_POLICIES:
+            err("overlap", f"one of {', '.join(OVERLAP_POLICIES)} (what a fire does while the previous run still runs)")
+
+        retry = doc.get("retry") or {}
+        retry_ms: dict[str, int | None] = {"backoff": None, "backoff_max": None}
+        max_attempts = None
+        if not isinstance(retry, Mapping) or set(retry) - set(RETRY_FIELDS):
+            err("retry", f"must be an object with any of {', '.join(RETRY_FIELDS)}")
+            retry = {}
+        if retry.get("max_attempts") is not None:
+            max_attempts = retry["max_attempts"]
+            if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not 1 <= max_attempts <= 25:
+                err("retry.max_attempts", f"must be a whole number from 1 to {MAX_ATTEMPTS} (attempts in all)")
+        for field in ("backoff", "backoff_max"):
+            if retry.get(field) is not None:
+                try:
+                    retry_ms[field] = _milliseconds(retry[field], 100, MAX_BACKOFF_MS)
+                except ValueError:
+                    err(f"retry.{field}", "must be 0.1 s to 1 day, as seconds or a duration such as '30s'")
+        if retry_ms["backoff"] and retry_ms["backoff_max"] and retry_ms["backoff_max"] < retry_ms["backoff"]:
+            err("retry.backoff_max", "must not be less than retry.backoff")
+
+        time_limit_ms = None
+        if doc.get("time_limit") is not None:
+            try:
+                time_limit_ms = _milliseconds(doc["time_limit"], 1000, MAX_TIME_LIMIT_MS)
+            except ValueError:
+                err("time_limit", "must be 1 s to 1 day, as seconds or a duration such as '10m'")
+
         if errors:
             raise ValidationError(errors)
         return cls(
@@ -196,6 +260,11 @@ class ScheduleInput:
             jitter,
             doc.get("stagger", False),
             doc.get("paused_note"),
+            overlap=overlap,
+            max_attempts=max_attempts,
+            backoff_ms=retry_ms["backoff"],
+            backoff_max_ms=retry_ms["backoff_max"],
+            time_limit_ms=time_limit_ms,
         )
 
 
@@ -213,6 +282,17 @@ def next_fire_of(row: Mapping[str, Any], now: datetime) -> datetime | None:
     if fire is None or (row["end_at"] is not None and fire > row["end_at"]):
         return None
     return fire
+
+
+def _retry_shape(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The schedule's own retry settings (None: the job's defaults, listed at GET /v1/jobs)."""
+    shaped = {
+        "max_attempts": row["max_attempts"],
+        "backoff": _seconds(row["backoff_ms"]),
+        "backoff_max": _seconds(row["backoff_max_ms"]),
+    }
+    shaped = {k: v for k, v in shaped.items() if v is not None}
+    return shaped or None
 
 
 def _state(row: Mapping[str, Any], next_fire: datetime | None) -> str:
@@ -243,6 +323,9 @@ def _shape(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "jitter": row["jitter_seconds"],
         "stagger": row["stagger"],
         "offset_seconds": row["offset_seconds"],
+        "overlap": row["overlap"],
+        "retry": _retry_shape(row),
+        "time_limit": _seconds(row["time_limit_ms"]),
         "version": row["version"],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
@@ -271,6 +354,11 @@ def _row_values(item: ScheduleInput, now: datetime) -> dict[str, Any]:
         "stagger": item.stagger,
         "offset_seconds": trigger.offset,
         "trigger_key": trigger.key,
+        "overlap": item.overlap,
+        "max_attempts": item.max_attempts,
+        "backoff_ms": item.backoff_ms,
+        "backoff_max_ms": item.backoff_max_ms,
+        "time_limit_ms": item.time_limit_ms,
         "active_since": now,
         "version": 1,
         "created_at": now,
@@ -467,9 +555,8 @@ class ScheduleService:
             raise redis.ConnectionError("REDIS_URL is not set: nothing can be enqueued")
         now = self.now().replace(microsecond=0)
         row = self._row(tenant_id, key)
-        routes = {name: (spec.queue, name) for name, spec in JOBS.items()}
-        fire = Fire(row["id"], row["tenant_id"], row["key"], row["job"], row["payload"])
-        self.dispatcher.enqueue([fire], now, routes, triggered_by="manual")
+        fire = Fire(row["id"], row["tenant_id"], row["key"], row["job"], row["payload"], options=schedule_options(row))
+        self.dispatcher.enqueue([fire], now, ROUTES, triggered_by="manual")
         with self.engine.begin() as conn:
             self.audit.record_many(conn, actor, [("trigger", tenant_id, key, None, None)], self.now())
         return {"schedule_id": row["id"], "fire_time": now.isoformat(), "message_id": message_id(row["id"], now)}

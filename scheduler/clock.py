@@ -16,7 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from app.config import Settings
 from app.db import make_engine
 from app.dispatch import Dispatcher
-from app.signals import CHANNEL
+from app.schedules import ScheduleService
+from app.signals import CHANNEL, ChangeNotifier
+from app.system import SystemSchedules
 from scheduler.fire import FanOut, FanOutAborted, FireExecutor
 from scheduler.leader import LeaderLock
 from scheduler.reconcile import Reconciler
@@ -80,10 +82,18 @@ class Clock:
             self.stopping.wait(1.0)
         return False
 
+    def _sync_system_schedules(self) -> None:
+        """Make the system jobs' schedules match the code (before the first reconcile reads them)."""
+        try:
+            SystemSchedules(ScheduleService(self.engine, ChangeNotifier(None))).sync()
+        except Exception:  # the clock must still fire tenant schedules; the next leadership retries it
+            log.exception("system schedules not synced", extra={"event": "system_schedules_failed"})
+
     def run(self) -> int:
         """Run until SIGTERM/SIGINT. Returns the process exit code."""
         if not self._wait_for_leadership():
             return 0
+        self._sync_system_schedules()
         self.scheduler = self._build_scheduler()
         reconciler = Reconciler(self.engine, self.scheduler, self.settings.catchup_window)
         self.scheduler.start(paused=True)

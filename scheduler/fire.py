@@ -21,8 +21,8 @@ import sqlalchemy.exc
 from apscheduler.executors.base import BaseExecutor
 from sqlalchemy import Engine, literal, or_, select, update
 
-from app.dispatch import Dispatcher, Fire
-from app.jobs import JOBS
+from app.dispatch import Dispatcher, Fire, message_options
+from app.jobs import ROUTES
 from app.models import runs, schedules
 from app.sql import insert
 
@@ -70,7 +70,7 @@ class FanOut:
         self.dispatcher = dispatcher
         self.catchup_window = timedelta(seconds=catchup_window)
         self.stopping = stopping
-        self.routes = {name: (spec.queue, name) for name, spec in JOBS.items()}
+        self.routes = ROUTES
 
     def fire(self, trigger_key: str, fire_times: list[datetime], now: datetime | None = None) -> None:
         """Handle the due fire times of one trigger (oldest first)."""
@@ -100,13 +100,29 @@ class FanOut:
     def _members(self, trigger_key: str, fire_time: datetime) -> Iterator[Fire]:
         s = schedules.c
         query = (
-            select(s.id, s.tenant_id, s.key, s.job, s.payload, s.jitter_seconds)
+            select(
+                s.id,
+                s.tenant_id,
+                s.key,
+                s.job,
+                s.payload,
+                s.jitter_seconds,
+                s.max_attempts,
+                s.backoff_ms,
+                s.backoff_max_ms,
+                s.time_limit_ms,
+            )
             .where(*member_filter(trigger_key, fire_time))
             .execution_options(stream_results=True, yield_per=FETCH_SIZE)
         )
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                yield Fire(row[0], row[1], row[2], row[3], row[4], row[5])
+                options = ""
+                if row[6] is not None or row[7] is not None or row[8] is not None or row[9] is not None:
+                    options = message_options(
+                        max_attempts=row[6], backoff_ms=row[7], backoff_max_ms=row[8], time_limit_ms=row[9]
+                    )
+                yield Fire(row[0], row[1], row[2], row[3], row[4], row[5], options)
 
     def _count_limited(self, trigger_key: str, fire_time: datetime) -> None:
         """Count this fire against max_fires, once per fire time, before it is enqueued."""
@@ -143,6 +159,7 @@ class FanOut:
             source = select(
                 s.id,
                 s.tenant_id,
+                s.job,
                 literal(fire_time, runs.c.fire_time.type),
                 literal("scheduled"),
                 literal("missed"),
@@ -157,6 +174,7 @@ class FanOut:
                     [
                         "schedule_id",
                         "tenant_id",
+                        "job",
                         "fire_time",
                         "triggered_by",
                         "status",

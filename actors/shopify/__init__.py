@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -58,9 +59,18 @@ class ShopBusy(Exception):
 
 
 def sync(
-    graphql: ShopifyGraphQL, store: RecordStore, creds, resource: str, kind: str, page_size: int = PAGE_SIZE
+    graphql: ShopifyGraphQL,
+    store: RecordStore,
+    creds,
+    resource: str,
+    kind: str,
+    page_size: int = PAGE_SIZE,
+    on_page: Callable[[int, int], None] = lambda pages, fetched: None,
 ) -> dict[str, Any]:
-    """Fetch one resource page by page and upsert it. Returns the counts."""
+    """Fetch one resource page by page and upsert it. Returns the counts.
+
+    ``on_page(pages, fetched)`` runs after each page (the job reports progress there, and stops if asked).
+    """
     since = store.high_water(creds, resource) if kind == "incremental" else None
     search = f"updated_at:>='{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'" if since else None
     document = QUERY % {"resource": resource, "fields": FIELDS[resource]}
@@ -75,6 +85,7 @@ def sync(
         for node in nodes:
             stamp = parse_instant(node["updatedAt"])
             high = stamp if high is None or stamp > high else high
+        on_page(pages, fetched)
         if not data["pageInfo"]["hasNextPage"]:
             break
         cursor = data["pageInfo"]["endCursor"]
@@ -109,6 +120,7 @@ def _run(resource: str, ctx: JobContext, payload: dict[str, Any]) -> dict[str, A
                 creds,
                 resource,
                 payload.get("type", "incremental"),
+                on_page=lambda pages, fetched: ctx.progress(None, f"{fetched} {resource} fetched ({pages} pages)"),
             )
     except InvalidShopifyToken as exc:
         note = f"Shopify rejected the access token of integration {creds.integration_id}: update it, then resume"

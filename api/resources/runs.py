@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import falcon
+import redis
 
 from api.auth import principal_of, require_tenant
 from api.params import whole_number
 from app.errors import NotFound, ValidationError
 from app.models import RUN_STATUSES
+from app.requeue import RunRequeuer
 from app.runs import RunStore
 from app.schedules import MAX_PAGE, ScheduleService
 
@@ -39,6 +41,7 @@ class RunsResource:
         principal = principal_of(req)
         errors: list[dict[str, str]] = []
         tenant, key, status = req.get_param("tenant"), req.get_param("schedule_key"), req.get_param("status")
+        job = req.get_param("job")
         if status is not None and status not in RUN_STATUSES:
             errors.append({"field": "status", "message": f"one of {', '.join(RUN_STATUSES)}"})
         since, until = _instant(req, "since", errors), _instant(req, "until", errors)
@@ -60,6 +63,7 @@ class RunsResource:
         items, next_cursor = self.runs.search(
             tenant_id=tenant,
             schedule_id=schedule_id,
+            job=job,
             status=status,
             since=since,
             until=until,
@@ -70,15 +74,41 @@ class RunsResource:
 
 
 class RunResource:
-    """``GET /v1/runs/{run_id}``: one run with every attempt (when, how long, how it ended, why)."""
+    """``GET /v1/runs/{run_id}``: one run with every attempt (when, how long, how it ended, why);
+    ``POST .../cancel``: cancel it (or ask it to stop); ``POST .../retry``: run a failed or cancelled
+    run again, with a fresh retry budget."""
 
-    def __init__(self, runs: RunStore):
+    def __init__(self, runs: RunStore, requeuer: RunRequeuer | None):
         self.runs = runs
+        self.requeuer = requeuer
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+    def _run(self, req: falcon.Request, run_id: str) -> dict:
         number = whole_number(run_id)
         run = self.runs.get_by_id(number) if number is not None else None
         if run is None:
             raise NotFound(f"no run {run_id}")
         require_tenant(req, run["tenant_id"])
-        resp.media = run
+        return run
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        resp.media = self._run(req, run_id)
+
+    def on_post_cancel(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        run = self._run(req, run_id)
+        outcome = self.runs.cancel(run["id"], f"cancelled by {principal_of(req).name}")
+        if outcome not in ("cancelled", "stopping"):
+            raise falcon.HTTPConflict(title="Run ended", description=f"run {run['id']} already ended as {outcome}")
+        resp.status = falcon.HTTP_200 if outcome == "cancelled" else falcon.HTTP_202
+        resp.media = {**self.runs.get_by_id(run["id"]), "outcome": outcome}
+
+    def on_post_retry(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
+        run = self._run(req, run_id)
+        if self.requeuer is None:
+            raise redis.ConnectionError("REDIS_URL is not set: nothing can be enqueued")
+        if not self.runs.reopen(run["id"]):
+            raise falcon.HTTPConflict(
+                title="Not retryable", description=f"run {run['id']} is {run['status']}; only failed or cancelled runs"
+            )
+        self.requeuer.enqueue([run["id"]])
+        resp.status = falcon.HTTP_202
+        resp.media = self.runs.get_by_id(run["id"])

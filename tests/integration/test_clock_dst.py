@@ -29,14 +29,15 @@ def test_spring_forward_gap_fires_once_right_after_the_gap(settings_, db, redis_
     # 2026-03-08, New York: 02:00 EST jumps to 03:00 EDT, so 02:30 does not exist that day.
     with time_machine.travel(datetime(2026, 3, 8, 6, 59, 57, tzinfo=UTC), tick=True):
         service = ScheduleService(db.engine, ChangeNotifier(redis_client))
-        service.upsert(
-            ScheduleInput.parse("ny", "nightly", {"job": "noop", "cron": "30 2 * * *", "timezone": "America/New_York"})
+        item = ScheduleInput.parse(
+            "ny", "nightly", {"job": "noop", "cron": "30 2 * * *", "timezone": "America/New_York"}
         )
+        service.upsert(item)
         clock, thread = _start_clock(settings_)
         try:
             fired = wait_for(lambda: _fire_times(redis_client), timeout=8, what="the 02:30 fire after the gap")
             assert fired == ["2026-03-08T07:00:00+00:00"]  # 03:00 EDT, the first instant after the gap
-            job = clock.scheduler.get_jobs()[0]
+            job = clock.scheduler.get_job(item.trigger.key)
             assert job.next_run_time.astimezone(UTC) == datetime(2026, 3, 9, 6, 30, tzinfo=UTC)  # 02:30 EDT
         finally:
             _stop_clock(clock, thread)
@@ -46,14 +47,15 @@ def test_fall_back_repeated_hour_fires_once(settings_, db, redis_client) -> None
     # 2026-11-01, New York: 01:00-02:00 happens twice (EDT, then EST); 01:30 must fire once.
     with time_machine.travel(datetime(2026, 11, 1, 5, 29, 57, tzinfo=UTC), tick=True):
         service = ScheduleService(db.engine, ChangeNotifier(redis_client))
-        service.upsert(
-            ScheduleInput.parse("ny", "nightly", {"job": "noop", "cron": "30 1 * * *", "timezone": "America/New_York"})
+        item = ScheduleInput.parse(
+            "ny", "nightly", {"job": "noop", "cron": "30 1 * * *", "timezone": "America/New_York"}
         )
+        service.upsert(item)
         clock, thread = _start_clock(settings_)
         try:
             fired = wait_for(lambda: _fire_times(redis_client), timeout=8, what="the first 01:30")
             assert fired == ["2026-11-01T05:30:00+00:00"]  # 01:30 EDT
-            job = clock.scheduler.get_jobs()[0]
+            job = clock.scheduler.get_job(item.trigger.key)
             # Not 06:30Z (01:30 EST, the repeat) but the next day's 01:30 EST.
             assert job.next_run_time.astimezone(UTC) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
         finally:

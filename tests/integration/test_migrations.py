@@ -35,3 +35,20 @@ def test_job_store_uses_the_migrated_table(fresh_database_url: str) -> None:
     store.start(scheduler=None, alias="default")  # create_all(checkfirst) must find the table
     assert store.get_all_jobs() == []
     engine.dispose()
+
+
+@pytest.mark.parametrize("fresh_database_url", BACKENDS, indirect=True)
+def test_models_match_the_migrated_schema(fresh_database_url: str) -> None:
+    """app.models (what queries use) and the migrations (what creates tables) describe the same schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from app.models import metadata
+
+    migrate(fresh_database_url)
+    engine = make_engine(fresh_database_url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": False, "compare_server_default": False})
+        diff = compare_metadata(context, metadata)
+    engine.dispose()
+    assert diff == []

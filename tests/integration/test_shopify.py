@@ -156,7 +156,7 @@ def test_transient_failures_are_retried_and_a_bad_token_is_permanent(db, shopify
 
 @pytest.fixture
 def worker(shop_settings, redis_client):
-    registry.configure(shop_settings, redis_client)
+    registry.configure(shop_settings)
     worker = dramatiq.Worker(actors.broker, worker_timeout=50, worker_threads=2)
     worker.start()
     yield worker
@@ -218,23 +218,30 @@ def test_rejected_token_fails_at_once_and_pauses_the_tenants_shopify_schedules(
         shown = service.get("42", key)
         assert shown["paused"] is True and "rejected the access token" in shown["paused_note"]
     assert service.get("42", "report")["paused"] is False
-    assert redis_client.zcard("dramatiq:shopify.XQ") == 0  # not retried, not dead-lettered
+    # not retried, but dead-lettered: once the token is fixed, an operator retries it from there
+    assert redis_client.zcard("dramatiq:shopify.XQ") == 1
 
 
 def test_one_shop_never_runs_two_syncs_of_a_resource_at_once(db, redis_client, shopify, worker) -> None:
     shopify.add_shop(SHOP, TOKEN, orders=make_nodes("orders", 3))
     shopify.delay = 1.0
     IntegrationService(db.engine, KEY).upsert("42", "store-1", {"shop_domain": SHOP, "access_token": TOKEN})
-    schedule = _schedules(
-        db, {"orders": {"job": "shopify-orders", "every": "1h", "payload": {"integration_id": "store-1"}}}
-    )["orders"]
-    first, second = datetime(2026, 6, 1, 0, tzinfo=UTC), datetime(2026, 6, 1, 1, tzinfo=UTC)
-    _fire(redis_client, schedule, first)
-    _fire(redis_client, schedule, second)
+    # Two schedules (so the overlap policy, which is per schedule, does not keep them apart).
+    payload = {"integration_id": "store-1"}
+    made = _schedules(
+        db,
+        {
+            "orders": {"job": "shopify-orders", "every": "1h", "payload": payload},
+            "orders-full": {"job": "shopify-orders", "every": "1h", "payload": {**payload, "type": "full"}},
+        },
+    )
+    when = datetime(2026, 6, 1, 0, tzinfo=UTC)
+    _fire(redis_client, made["orders"], when)
+    _fire(redis_client, made["orders-full"], when)
     runs = RunStore(db.engine)
     done = [
-        wait_for(lambda t=t: (r := runs.get(schedule["id"], t)) and r["status"] == "succeeded" and r, timeout=30)
-        for t in (first, second)
+        wait_for(lambda s=s: (r := runs.get(s["id"], when)) and r["status"] == "succeeded" and r, timeout=30)
+        for s in made.values()
     ]
     assert shopify.max_concurrent[(SHOP, "orders")] == 1
     # Whichever came second found the shop busy once and was retried after the other sync.

@@ -1,0 +1,72 @@
+"""Counters and histograms that the clock and workers publish through Redis for the web's ``/metrics``.
+
+On a PaaS only the web process has a port, so the other processes cannot be scraped. They add to
+shared series in one Redis hash instead (HINCRBYFLOAT, atomic across processes); the web process
+renders them in Prometheus' text format alongside what it reads live (queue depths, schedules).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+import redis
+
+log = logging.getLogger(__name__)
+
+#: Redis hash of every published series: field ``name|{"label":"value"}`` -> value.
+METRICS_KEY = "tenantcron:metrics"
+
+#: Upper bounds (seconds) of the fire-lateness histogram buckets.
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+#: Upper bounds (seconds) of the run-duration histogram buckets.
+DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def _field(name: str, labels: Mapping[str, str]) -> str:
+    return f"{name}|{json.dumps(dict(labels), sort_keys=True, separators=(',', ':'))}"
+
+
+def parse_field(field: str) -> tuple[str, dict[str, str]]:
+    name, _, labels = field.partition("|")
+    return name, json.loads(labels or "{}")
+
+
+class Metrics:
+    """Publishes series to Redis; a Redis failure never breaks the caller (metrics are best effort).
+
+    Parameters:
+      client: Redis client, or None to publish nothing.
+    """
+
+    def __init__(self, client: redis.Redis | None):
+        self.client = client
+
+    def inc(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.hincrbyfloat(METRICS_KEY, _field(name, labels or {}), amount)
+        except redis.RedisError as exc:
+            log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})
+
+    def observe(
+        self, name: str, value: float, buckets: tuple[float, ...], labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Add one observation to a histogram (cumulative buckets, sum and count, as Prometheus has them)."""
+        if self.client is None:
+            return
+        labels = dict(labels or {})
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for bound in buckets:
+                if value <= bound:
+                    pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": repr(bound)}), 1)
+            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": "+Inf"}), 1)
+            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_sum", labels), value)
+            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_count", labels), 1)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})
