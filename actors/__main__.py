@@ -51,6 +51,8 @@ def run_worker(args: argparse.Namespace) -> int:
     import actors
 
     actors.broker.renew_identity()  # forked siblings must not share one identity (see actors.broker)
+    # As Dramatiq's CLI does: middleware starts its per-process parts here (TimeLimit's watchdog).
+    actors.broker.emit_after("process_boot")
     stop = threading.Event()
     _on_stop(stop)
     worker = dramatiq.Worker(

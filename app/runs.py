@@ -126,6 +126,11 @@ class Refusal:
     detail: str = ""
 
 
+def _ms(elapsed: timedelta) -> int:
+    """Milliseconds, within the INTEGER column (an attempt lost weeks ago would overflow it)."""
+    return max(0, min(int(elapsed.total_seconds() * 1000), 2**31 - 1))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -338,7 +343,7 @@ class RunStore:
                 "status": "lost",
                 "started_at": started,
                 "now": now,
-                "duration_ms": int((now - started).total_seconds() * 1000),
+                "duration_ms": _ms(now - started),
                 "error": LOST,
                 "detail": None,
             },
@@ -472,7 +477,7 @@ class RunStore:
             "error": error,
             "started_at": claim.started_at,
             "finished_at": now if status != "retrying" else None,
-            "duration_ms": int((now - claim.started_at).total_seconds() * 1000),
+            "duration_ms": _ms(now - claim.started_at),
             "result": json.dumps(result, separators=(",", ":")) if result is not None else None,
             "detail": json.dumps(dict(detail), separators=(",", ":"), default=str) if detail else None,
             "now": now,
@@ -565,8 +570,8 @@ class RunStore:
 
     def cancel(self, run_id: int, reason: str = "cancelled by request", now: datetime | None = None) -> str:
         """Cancel an open run: one not yet running never runs (``cancelled``); a running one is asked to
-        stop at its next checkpoint (``stopping``). Returns the outcome, or the status of a run that
-        had already ended."""
+        stop at its next checkpoint (``stopping``); one that had already ended is left alone
+        (``ended``). Returns the outcome."""
         now = now or datetime.now(UTC)
         r = runs.c
         with self.engine.begin() as conn:
@@ -580,7 +585,7 @@ class RunStore:
                 update(runs).where(r.id == run_id, r.status == "running").values(cancel_requested=True, updated_at=now)
             ).rowcount:
                 return "stopping"
-            return conn.execute(select(r.status).where(r.id == run_id)).scalar_one()
+            return "ended"
 
     def reopen(self, run_id: int, now: datetime | None = None) -> bool:
         """Make a failed or cancelled run open again (queued), for an operator's retry."""

@@ -11,11 +11,17 @@ from typing import Any
 
 
 class WebhookReceiver:
-    """Records every POST it gets; answers ``fail_first`` requests with 500, then 200."""
+    """Records every POST it gets; answers ``fail_first`` requests with 500, then ``status``.
 
-    def __init__(self, fail_first: int = 0):
+    ``script`` overrides that per request: its n-th entry, (status, seconds to wait before
+    answering), answers the n-th request.
+    """
+
+    def __init__(self, fail_first: int = 0, status: int = 200, script: list[tuple[int, float]] | None = None):
         self.requests: list[dict[str, Any]] = []
         self.fail_first = fail_first
+        self.status = status
+        self.script = script or []
         self.lock = threading.Lock()
         receiver = self
 
@@ -24,8 +30,13 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     receiver.requests.append({"headers": dict(self.headers), "body": body, "json": json.loads(body)})
-                    failing = len(receiver.requests) <= receiver.fail_first
-                self.send_response(500 if failing else 200)
+                    n = len(receiver.requests)
+                    status = 500 if n <= receiver.fail_first else receiver.status
+                    wait = 0.0
+                    if n <= len(receiver.script):
+                        status, wait = receiver.script[n - 1]
+                time.sleep(wait)
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

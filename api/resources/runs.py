@@ -96,8 +96,8 @@ class RunResource:
     def on_post_cancel(self, req: falcon.Request, resp: falcon.Response, run_id: str) -> None:
         run = self._run(req, run_id)
         outcome = self.runs.cancel(run["id"], f"cancelled by {principal_of(req).name}")
-        if outcome not in ("cancelled", "stopping"):
-            raise falcon.HTTPConflict(title="Run ended", description=f"run {run['id']} already ended as {outcome}")
+        if outcome == "ended":
+            raise falcon.HTTPConflict(title="Run ended", description=f"run {run['id']} already ended as {run['status']}")
         resp.status = falcon.HTTP_200 if outcome == "cancelled" else falcon.HTTP_202
         resp.media = {**self.runs.get_by_id(run["id"]), "outcome": outcome}
 

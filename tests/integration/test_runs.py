@@ -180,7 +180,7 @@ def test_cancel_before_start_means_it_never_runs_and_reopen_makes_it_claimable(d
     run = runs.create_adhoc("t1", "noop", {}, due=FIRE, priority="normal", max_attempts=None)
     assert runs.cancel(run["id"]) == "cancelled"
     assert runs.claim_run(run["id"], message_id="m", lease=LEASE).reason == "done"
-    assert runs.cancel(run["id"]) == "cancelled"  # already ended: its status
+    assert runs.cancel(run["id"]) == "ended"
     assert runs.reopen(run["id"])
     claim = runs.claim_run(run["id"], message_id="m", lease=LEASE)
     assert isinstance(claim, Claim) and claim.attempt == 1
