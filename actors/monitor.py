@@ -10,7 +10,6 @@ presence for health checks and the dashboard.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from dramatiq.middleware import Middleware
 
+from app.processes import WORKERS_KEY, publish
 from app.runs import RunStore
 
 if TYPE_CHECKING:
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from actors.registry import JobContext
 
 log = logging.getLogger(__name__)
-
-#: Redis hash of live workers: broker id -> JSON presence (read by /ready and the dashboard).
-WORKERS_KEY = "tenantcron:workers"
 
 #: Seconds between the monitor's rounds (stop requests are relayed this promptly).
 INTERVAL = 1.0
@@ -73,6 +70,11 @@ class RunMonitor(Middleware):
 
     def after_worker_boot(self, broker: ServiceBroker, worker) -> None:
         self._worker_threads = getattr(worker, "worker_threads", 0)
+        try:  # be seen at once, not a beat later
+            broker.heartbeat()
+            self._publish(broker, 0)
+        except Exception as exc:
+            log.warning("run monitor: redis unreachable", extra={"event": "monitor_redis", "error": str(exc)})
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, args=(broker,), name="run-monitor", daemon=True)
         self._thread.start()
@@ -121,6 +123,5 @@ class RunMonitor(Middleware):
             "threads": self._worker_threads,
             "in_flight": in_flight,
             "started_at": self._started,
-            "beat_at": time.time(),
         }
-        broker.client.hset(WORKERS_KEY, broker.broker_id, json.dumps(presence))
+        publish(broker.client, WORKERS_KEY, broker.broker_id, presence)

@@ -33,6 +33,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.dispatch import Dispatcher
 from app.jobs import JOBS, PermanentJobError, RunCancelled
+from app.metrics import DURATION_BUCKETS, Metrics
 from app.requeue import RunRequeuer
 from app.runs import Claim, Refusal, RunStore
 
@@ -114,6 +115,7 @@ class Runtime:
     runs: RunStore | None = None
     requeuer: RunRequeuer | None = None
     monitor: RunMonitor | None = None
+    metrics: Metrics = Metrics(None)
 
 
 _runtime = Runtime()
@@ -143,6 +145,7 @@ def configure(settings: Settings, broker: dramatiq.Broker | None = None) -> None
     elif _runtime.monitor is not None:
         _runtime.monitor.runs = _runtime.runs
     client = _runtime.redis
+    _runtime.metrics = Metrics(client)
     _runtime.requeuer = RunRequeuer(_runtime.engine, Dispatcher(client, settings.namespace)) if client else None
 
 
@@ -243,13 +246,16 @@ def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], Any
             waiting = _runtime.runs.finish(outcome, status, error=error, result=result, detail=ctx.detail)
             if waiting is not None and _runtime.requeuer is not None:
                 _runtime.requeuer.enqueue([waiting])
+            seconds = time.perf_counter() - started
+            _runtime.metrics.inc("tenantcron_runs_total", {"job": name, "status": status})
+            _runtime.metrics.observe("tenantcron_run_duration_seconds", seconds, DURATION_BUCKETS, {"job": name})
             log.log(
                 logging.INFO if status in ("succeeded", "cancelled") else logging.WARNING,
                 f"run {status}",
                 extra={
                     "event": f"run_{status}",
                     "attempt": outcome.attempt,
-                    "duration_ms": int((time.perf_counter() - started) * 1000),
+                    "duration_ms": int(seconds * 1000),
                     "error": error,
                     **ids,
                 },

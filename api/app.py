@@ -6,15 +6,18 @@ import falcon
 import redis
 from sqlalchemy import Engine
 
-from api import errors
+from api import dashboard, errors
 from api.auth import AuthMiddleware
 from api.compat import CompatAddResource, CompatListResource, CompatRemoveResource
+from api.dashboard.access import DashboardAccess
 from api.openapi import OpenApiResource
+from api.requestlog import RequestLogMiddleware
 from api.resources.bulk import BulkSchedulesResource
 from api.resources.deadletters import DeadLetterResource, DeadLettersResource
-from api.resources.health import HealthResource
+from api.resources.health import HealthResource, ReadyResource
 from api.resources.integrations import ShopifyIntegrationResource
 from api.resources.jobs import AdHocJobsResource, JobCatalogueResource
+from api.resources.metrics import MetricsResource, ServiceCollector
 from api.resources.preview import PreviewResource
 from api.resources.queues import QueuesResource
 from api.resources.runs import RunResource, RunsResource
@@ -57,10 +60,15 @@ def create_app(
         DeadLetterService(redis_client, engine, requeuer, settings.namespace) if requeuer is not None else None
     )
 
-    app = falcon.App(middleware=[AuthMiddleware(TokenService(engine), local_mode=settings.local_mode)])
+    tokens = TokenService(engine)
+    app = falcon.App(middleware=[RequestLogMiddleware(), AuthMiddleware(tokens, local_mode=settings.local_mode)])
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
-    app.add_route("/health", HealthResource(engine, redis_client))
+    app.add_route("/health", HealthResource())
+    app.add_route("/ready", ReadyResource(engine, redis_client, settings.leader_ttl))
+    app.add_route(
+        "/metrics", MetricsResource(ServiceCollector(engine, redis_client, settings.namespace, settings.leader_ttl))
+    )
     app.add_route("/openapi.json", OpenApiResource())
     app.add_route("/v1/preview", PreviewResource())
     app.add_route("/v1/schedules", SchedulesResource(schedules))
@@ -98,4 +106,14 @@ def create_app(
     for action in ("pause", "resume", "trigger"):
         app.add_route(f"{tenant}/schedules/{{key}}/{action}", actions, suffix=action)
     app.add_route(f"{tenant}/schedules/{{key}}/runs", ScheduleRunsResource(schedules, runs))
+    dashboard.install(
+        app,
+        DashboardAccess(settings, tokens),
+        schedules=schedules,
+        runs=runs,
+        letters=dead_letters,
+        client=redis_client,
+        namespace=settings.namespace,
+        leader_ttl=settings.leader_ttl,
+    )
     return app

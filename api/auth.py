@@ -16,7 +16,10 @@ from app.errors import NotFound
 from app.tokens import LOCAL, Principal, TokenService
 
 #: Paths anyone may call.
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/openapi.json"})
+
+#: The dashboard authenticates its own visitors (HTTP basic; see api.dashboard.access).
+DASHBOARD_PREFIX = "/dashboard"
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -39,7 +42,7 @@ class AuthMiddleware:
         self.local_mode = local_mode
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path in PUBLIC_PATHS or req.method == "OPTIONS":
+        if req.path in PUBLIC_PATHS or req.method == "OPTIONS" or req.path.startswith(DASHBOARD_PREFIX):
             return
         header = req.get_header("Authorization")
         if header is None and self.local_mode and _is_loopback(req.remote_addr):

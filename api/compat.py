@@ -18,7 +18,7 @@ import falcon
 from api.auth import principal_of
 from app.errors import NotFound, ValidationError
 from app.jobs import SHOPIFY_RESOURCES
-from app.schedules import ScheduleInput, ScheduleService
+from app.schedules import IDENT, ScheduleInput, ScheduleService
 
 #: Queues the Node service accepted.
 QUEUES = tuple(f"shopify-{resource}" for resource in SHOPIFY_RESOURCES)
@@ -149,6 +149,9 @@ class CompatListResource:
                 resp.media = {"success": True, "schedules": [], "count": 0}
                 return
             organization = principal.tenant_id
+        if organization is not None and not IDENT.match(organization):
+            resp.media = {"success": True, "schedules": [], "count": 0}  # no tenant can have that id
+            return
         items: list[dict[str, Any]] = []
         for job in [queue] if queue else QUEUES:
             cursor = 0

@@ -9,8 +9,8 @@ worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "4"))
 graceful_timeout = 20  # a PaaS allows 30 s between SIGTERM and SIGKILL
 timeout = 30
-accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# No gunicorn access log: the app logs each request itself, as JSON with its request id.
+accesslog = None
 
 _json = {
     "()": "pythonjsonlogger.json.JsonFormatter",

@@ -263,11 +263,31 @@ def document() -> dict[str, Any]:
     paths = {
         "/health": {
             "get": {
-                "summary": "Database and Redis reachable?",
+                "summary": "Liveness: the web process answers",
+                "security": [],
+                "responses": {"200": _json({"type": "object", "required": ["status"]}, "alive")},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: database, Redis, a fresh clock heartbeat, a fresh worker heartbeat",
                 "security": [],
                 "responses": {
-                    "200": _json({"type": "object"}, "healthy"),
-                    "503": _json({"type": "object"}, "a dependency is down"),
+                    "200": _json({"type": "object", "required": ["status", "checks"]}, "ready"),
+                    "503": _json({"type": "object", "required": ["status", "checks"]}, "a component is not ready"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (admin)",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _json(_ref("Error"), "no or bad token"),
+                    "403": _json(_ref("Error"), "admin only"),
                 },
             }
         },

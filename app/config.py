@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ class Settings:
       dead_letter_days: days a dead-lettered message stays in Redis (Dramatiq's dead-message TTL).
       circuit_failures: consecutive failed deliveries to one webhook target that open its circuit.
       circuit_cooldown: seconds an open circuit skips its target before trying it again.
+      dashboard_user, dashboard_password: HTTP basic credentials of the dashboard (no password: the
+        dashboard is off, except for loopback requests in local mode).
+      secret_key: signs the dashboard's CSRF tokens (default: derived from the other secrets).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -102,6 +106,9 @@ class Settings:
     dead_letter_days: int = 7
     circuit_failures: int = 5
     circuit_cooldown: int = 60
+    dashboard_user: str = "admin"
+    dashboard_password: str | None = None
+    secret_key: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -129,7 +136,18 @@ class Settings:
             dead_letter_days=_positive(env, "DEAD_LETTER_DAYS", 7),
             circuit_failures=_positive(env, "WEBHOOK_CIRCUIT_FAILURES", 5),
             circuit_cooldown=_positive(env, "WEBHOOK_CIRCUIT_COOLDOWN", 60),
+            dashboard_user=env.get("DASHBOARD_USER") or "admin",
+            dashboard_password=env.get("DASHBOARD_PASSWORD") or None,
+            secret_key=env.get("SECRET_KEY") or None,
         )
+
+    def csrf_key(self) -> bytes:
+        """The key of the dashboard's CSRF tokens: SECRET_KEY, or one derived from the other secrets
+        (the same in every web process, since they share the environment)."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        material = f"tenantcron|{self.dashboard_password}|{self.webhook_secret}|{self.database_url}"
+        return hashlib.sha256(material.encode()).digest()
 
     def require_redis_url(self) -> str:
         if not self.redis_url:

@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from app.models import TERMINAL_STATUSES, UTCDateTime, audit_log, run_attempts, runs, schedules
+from app.sql import insert as dialect_insert
 
 #: Open statuses a new attempt may take over (besides a running one whose lease has expired).
 CLAIMABLE = ("queued", "waiting", "retrying")
@@ -169,6 +170,51 @@ def _shape_attempt(a: Mapping[str, Any]) -> dict[str, Any]:
         "error": a["error"],
         "detail": json.loads(a["detail"]) if a["detail"] else None,
     }
+
+
+def runs_from_schedules(
+    conn: Connection,
+    where: list,
+    fire_time: datetime,
+    triggered_by: str,
+    status: str,
+    error: str | None,
+    now: datetime,
+):
+    """INSERT ... SELECT of one run per schedule matched by ``where``, all with this fire time, status
+    and error, and no attempt (a skipped, waiting or missed fire). Returns the statement, in the
+    connection's dialect so the caller may add ``on_conflict_do_nothing`` or ``returning``."""
+    s = schedules.c
+    finished = now if status in TERMINAL_STATUSES else None
+    source = select(
+        s.id,
+        s.tenant_id,
+        s.job,
+        literal(fire_time, UTCDateTime),
+        literal(triggered_by),
+        literal(status),
+        literal(0),
+        s.overlap != "allow",
+        literal(error, Text),
+        literal(finished, UTCDateTime),
+        literal(now, UTCDateTime),
+        literal(now, UTCDateTime),
+    ).where(*where)
+    columns = [
+        "schedule_id",
+        "tenant_id",
+        "job",
+        "fire_time",
+        "triggered_by",
+        "status",
+        "attempts",
+        "singleton",
+        "error",
+        "finished_at",
+        "created_at",
+        "updated_at",
+    ]
+    return dialect_insert(conn, runs).from_select(columns, source)
 
 
 class _Race(Exception):
@@ -419,36 +465,10 @@ class RunStore:
             if changed != 1:
                 raise _Race
             return run["id"]
-        s = schedules.c
-        source = select(
-            s.id,
-            s.tenant_id,
-            s.job,
-            literal(fire_time, UTCDateTime),
-            literal(triggered_by),
-            literal(status),
-            literal(0),
-            s.overlap != "allow",
-            literal(error, Text),
-            literal(finished, UTCDateTime),
-            literal(now, UTCDateTime),
-            literal(now, UTCDateTime),
-        ).where(s.id == schedule_id)
-        columns = [
-            "schedule_id",
-            "tenant_id",
-            "job",
-            "fire_time",
-            "triggered_by",
-            "status",
-            "attempts",
-            "singleton",
-            "error",
-            "finished_at",
-            "created_at",
-            "updated_at",
-        ]
-        return conn.execute(insert(runs).from_select(columns, source).returning(r.id)).scalar_one()
+        stmt = runs_from_schedules(
+            conn, [schedules.c.id == schedule_id], fire_time, triggered_by, status, error, now
+        ).returning(r.id)
+        return conn.execute(stmt).scalar_one()
 
     # -- during and after an attempt ----------------------------------------------------------
 

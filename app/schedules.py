@@ -588,20 +588,27 @@ class ScheduleService:
         *,
         tenant_id: str | None = None,
         job: str | None = None,
+        state: str | None = None,
         after_id: int = 0,
         limit: int = 100,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """A page of schedules ordered by id. Returns (items, next cursor or None)."""
+        """A page of schedules ordered by id. Returns (items, next cursor or None).
+
+        With ``state`` (active, paused, finished) a page may hold fewer items than ``limit``: whether
+        a schedule has finished is known only once its next fire is computed."""
         limit = max(1, min(limit, MAX_PAGE))
         query = select(schedules).where(schedules.c.id > after_id).order_by(schedules.c.id).limit(limit + 1)
         if tenant_id is not None:
             query = query.where(schedules.c.tenant_id == tenant_id)
         if job is not None:
             query = query.where(schedules.c.job == job)
+        if state is not None:
+            query = query.where(schedules.c.paused.is_(state == "paused"))
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         now = self.now()
-        items = self._with_run_summaries([_shape(row, now) for row in rows[:limit]])
+        shaped = [_shape(row, now) for row in rows[:limit]]
+        items = self._with_run_summaries([s for s in shaped if state is None or s["state"] == state])
         cursor = rows[limit - 1]["id"] if len(rows) > limit else None
         return items, cursor
 

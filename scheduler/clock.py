@@ -6,8 +6,10 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
+import uuid
 
 import redis
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -16,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from app.config import Settings
 from app.db import make_engine
 from app.dispatch import Dispatcher
+from app.processes import CLOCK_HEARTBEAT_KEY, CLOCKS_KEY, publish
 from app.schedules import ScheduleService
 from app.signals import CHANNEL, ChangeNotifier
 from app.system import SystemSchedules
@@ -25,8 +28,8 @@ from scheduler.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
-#: Redis key the leader refreshes so operators (and /ready) can see the clock is alive.
-HEARTBEAT_KEY = "tenantcron:clock:heartbeat"
+#: Seconds between a standby clock's presence beats.
+STANDBY_BEAT_EVERY = 2.0
 
 
 class Clock:
@@ -43,6 +46,13 @@ class Clock:
         self.redis = redis.Redis.from_url(settings.require_redis_url(), health_check_interval=30)
         self.lock = LeaderLock(self.redis, settings.leader_ttl)
         self.scheduler: BackgroundScheduler | None = None
+        self.id = uuid.uuid4().hex
+        self.started_at = time.time()
+
+    def _beat(self, role: str) -> None:
+        """Publish this clock's presence (the dashboard and /metrics show leader and standbys)."""
+        presence = {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(), "role": role}
+        publish(self.redis, CLOCKS_KEY, self.id, {**presence, "started_at": self.started_at})
 
     def request_stop(self, *_args) -> None:
         log.info("stop requested", extra={"event": "clock_stopping"})
@@ -67,10 +77,20 @@ class Clock:
             timezone="UTC",
         )
 
+    def _forget(self) -> None:
+        try:
+            self.redis.hdel(CLOCKS_KEY, self.id)
+        except redis.RedisError:
+            pass  # the presence goes stale and is dropped later
+
     def _wait_for_leadership(self) -> bool:
         announced = False
+        next_beat = 0.0
         while not self.stopping.is_set():
             try:
+                if time.monotonic() >= next_beat:
+                    self._beat("standby")
+                    next_beat = time.monotonic() + STANDBY_BEAT_EVERY
                 if self.lock.acquire():
                     log.info("leader", extra={"event": "clock_leader"})
                     return True
@@ -92,6 +112,7 @@ class Clock:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT. Returns the process exit code."""
         if not self._wait_for_leadership():
+            self._forget()
             return 0
         self._sync_system_schedules()
         self.scheduler = self._build_scheduler()
@@ -106,6 +127,7 @@ class Clock:
             self.lock.release()
         except redis.RedisError:
             pass
+        self._forget()
         log.info("clock stopped", extra={"event": "clock_stopped"})
         return code
 
@@ -113,7 +135,7 @@ class Clock:
         pubsub = None
         next_full = time.monotonic() + self.settings.reconcile_interval
         renew_every = max(self.settings.leader_ttl / 3, 0.5)
-        next_renew = time.monotonic() + renew_every
+        next_renew = time.monotonic()  # beat at once: /ready and the dashboard see the new leader
         held_until = time.monotonic() + self.settings.leader_ttl
         while not self.stopping.is_set():
             try:
@@ -133,10 +155,11 @@ class Clock:
                     held_until = now + self.settings.leader_ttl
                     next_renew = now + renew_every
                     self.redis.set(
-                        HEARTBEAT_KEY,
-                        json.dumps({"at": time.time(), "pid": os.getpid()}),
+                        CLOCK_HEARTBEAT_KEY,
+                        json.dumps({"at": time.time(), "pid": os.getpid(), "id": self.id}),
                         ex=max(self.settings.leader_ttl * 3, 30),
                     )
+                    self._beat("leader")
                 if now >= next_full:
                     reconciler.full()
                     next_full = now + self.settings.reconcile_interval

@@ -10,6 +10,7 @@ store: a clock that dies mid fan-out re-fires on restart, and the runs table dro
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 import redis
 import sqlalchemy.exc
 from apscheduler.executors.base import BaseExecutor
-from sqlalchemy import Engine, literal, or_, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from app.dispatch import Dispatcher, Fire, message_options
 from app.jobs import ROUTES
+from app.metrics import LATENESS_BUCKETS, Metrics
 from app.models import runs, schedules
-from app.sql import insert
+from app.processes import RECENT_FIRES, RECENT_FIRES_KEY
+from app.runs import runs_from_schedules
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +74,12 @@ class FanOut:
         self.catchup_window = timedelta(seconds=catchup_window)
         self.stopping = stopping
         self.routes = ROUTES
+        self.metrics = Metrics(dispatcher.client)
 
-    def fire(self, trigger_key: str, fire_times: list[datetime], now: datetime | None = None) -> None:
-        """Handle the due fire times of one trigger (oldest first)."""
+    def fire(
+        self, trigger_key: str, fire_times: list[datetime], now: datetime | None = None, name: str | None = None
+    ) -> None:
+        """Handle the due fire times of one trigger (oldest first); ``name`` describes the trigger."""
         now = now or datetime.now(UTC)
         fire_times = sorted(fire_times)
         latest = fire_times[-1]
@@ -81,7 +87,8 @@ class FanOut:
         if now - latest > self.catchup_window:
             missed.append(latest)
         else:
-            self._retrying(self.enqueue, trigger_key, latest, now)
+            count, duration_ms = self._retrying(self.enqueue, trigger_key, latest, now)
+            self._observe(name or trigger_key, latest, now, count, duration_ms)
         if missed:
             if len(missed) > MAX_MISSED_RECORDED:
                 log.warning(
@@ -137,7 +144,29 @@ class FanOut:
                 .values(fire_count=s.fire_count + 1, last_counted_fire=fire_time)
             )
 
-    def enqueue(self, trigger_key: str, fire_time: datetime, now: datetime) -> None:
+    def _observe(self, name: str, fire_time: datetime, now: datetime, count: int, duration_ms: int) -> None:
+        """Publish the fire for the dashboard (recent fires) and /metrics (fires, lateness)."""
+        lateness = (now - fire_time).total_seconds()
+        self.metrics.inc("tenantcron_fires_total")
+        self.metrics.inc("tenantcron_fire_messages_total", amount=count)
+        self.metrics.observe("tenantcron_fire_lateness_seconds", lateness, LATENESS_BUCKETS)
+        fire = {
+            "trigger": name,
+            "fire_time": fire_time.isoformat(),
+            "messages": count,
+            "lateness_ms": int(lateness * 1000),
+            "duration_ms": duration_ms,
+        }
+        try:
+            pipe = self.dispatcher.client.pipeline(transaction=False)
+            pipe.lpush(RECENT_FIRES_KEY, json.dumps(fire))
+            pipe.ltrim(RECENT_FIRES_KEY, 0, RECENT_FIRES - 1)
+            pipe.execute()
+        except redis.RedisError:
+            pass  # observability only: the fire itself is done
+
+    def enqueue(self, trigger_key: str, fire_time: datetime, now: datetime) -> tuple[int, int]:
+        """Count and enqueue one fire. Returns (messages, milliseconds it took)."""
         started = time.perf_counter()
         self._count_limited(trigger_key, fire_time)
         count = self.dispatcher.enqueue(self._members(trigger_key, fire_time), fire_time, self.routes)
@@ -152,42 +181,18 @@ class FanOut:
                 "duration_ms": int((time.perf_counter() - started) * 1000),
             },
         )
+        return count, int((time.perf_counter() - started) * 1000)
 
     def record_missed(self, trigger_key: str, fire_time: datetime, now: datetime) -> None:
         s = schedules.c
+        late = f"fire was {int((now - fire_time).total_seconds())}s late, past the catch-up window"
+        where = [s.trigger_key == trigger_key, s.paused.is_(False), s.active_since <= fire_time]
         with self.engine.begin() as conn:
-            source = select(
-                s.id,
-                s.tenant_id,
-                s.job,
-                literal(fire_time, runs.c.fire_time.type),
-                literal("scheduled"),
-                literal("missed"),
-                literal(0),
-                literal(f"fire was {int((now - fire_time).total_seconds())}s late, past the catch-up window"),
-                literal(now, runs.c.created_at.type),
-                literal(now, runs.c.updated_at.type),
-            ).where(s.trigger_key == trigger_key, s.paused.is_(False), s.active_since <= fire_time)
-            stmt = (
-                insert(conn, runs)
-                .from_select(
-                    [
-                        "schedule_id",
-                        "tenant_id",
-                        "job",
-                        "fire_time",
-                        "triggered_by",
-                        "status",
-                        "attempts",
-                        "error",
-                        "created_at",
-                        "updated_at",
-                    ],
-                    source,
-                )
-                .on_conflict_do_nothing(index_elements=[runs.c.schedule_id, runs.c.fire_time])
+            stmt = runs_from_schedules(conn, where, fire_time, "scheduled", "missed", late, now).on_conflict_do_nothing(
+                index_elements=[runs.c.schedule_id, runs.c.fire_time]
             )
             result = conn.execute(stmt)
+        self.metrics.inc("tenantcron_missed_fires_total", amount=max(result.rowcount, 0))
         log.warning(
             "fire missed",
             extra={
@@ -198,13 +203,12 @@ class FanOut:
             },
         )
 
-    def _retrying(self, action, trigger_key: str, fire_time: datetime, now: datetime) -> None:
+    def _retrying(self, action, trigger_key: str, fire_time: datetime, now: datetime):
         """Run ``action`` until it succeeds: an outage delays a fire, it never drops it."""
         delay = RETRY_MIN
         while True:
             try:
-                action(trigger_key, fire_time, now)
-                return
+                return action(trigger_key, fire_time, now)
             except (redis.RedisError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
                 log.error(
                     "fan-out failed, retrying",
@@ -225,14 +229,19 @@ class FanOutAborted(Exception):
     """The process is stopping while a fan-out waits on an outage; the fire must be redone by the next clock."""
 
 
-def fire_trigger(trigger_key: str, fan_out: FanOut | None = None, fire_times: list[datetime] | None = None) -> None:
+def fire_trigger(
+    trigger_key: str,
+    fan_out: FanOut | None = None,
+    fire_times: list[datetime] | None = None,
+    name: str | None = None,
+) -> None:
     """The function every clock job refers to (by its textual reference in the job store).
 
-    FireExecutor passes the FanOut service and APScheduler's due fire times.
+    FireExecutor passes the FanOut service, APScheduler's due fire times and the job's name.
     """
     if fan_out is None or not fire_times:
         raise TypeError("fire_trigger is called by FireExecutor with fan_out and fire_times")
-    fan_out.fire(trigger_key, fire_times)
+    fan_out.fire(trigger_key, fire_times, name=name)
 
 
 class FireExecutor(BaseExecutor):
@@ -257,7 +266,7 @@ class FireExecutor(BaseExecutor):
 
     def _do_submit_job(self, job, run_times) -> None:
         try:
-            job.func(*job.args, fan_out=self.fan_out, fire_times=list(run_times))
+            job.func(*job.args, fan_out=self.fan_out, fire_times=list(run_times), name=job.name)
         except FanOutAborted as exc:
             self.on_abort(exc)
         except Exception:

@@ -97,7 +97,9 @@ class RunResource:
         run = self._run(req, run_id)
         outcome = self.runs.cancel(run["id"], f"cancelled by {principal_of(req).name}")
         if outcome == "ended":
-            raise falcon.HTTPConflict(title="Run ended", description=f"run {run['id']} already ended as {run['status']}")
+            raise falcon.HTTPConflict(
+                title="Run ended", description=f"run {run['id']} already ended as {run['status']}"
+            )
         resp.status = falcon.HTTP_200 if outcome == "cancelled" else falcon.HTTP_202
         resp.media = {**self.runs.get_by_id(run["id"]), "outcome": outcome}
 

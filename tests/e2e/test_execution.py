@@ -17,12 +17,12 @@ import pytest
 from falcon import testing
 from sqlalchemy import select
 
-from actors.monitor import WORKERS_KEY
 from api.app import create_app
 from app.dispatch import Dispatcher, Fire, schedule_options
 from app.jobs import ROUTES
 from app.metrics import METRICS_KEY
 from app.models import runs, schedules
+from app.processes import WORKERS_KEY
 from app.runs import RunStore
 from app.schedules import ScheduleInput, ScheduleService
 from app.signals import ChangeNotifier
@@ -48,7 +48,11 @@ def _start_worker(db, redis_url: str, tmp_path: Path, redis_client, processes: i
     )
     procs = Processes(env, tmp_path)
     procs.start("worker")
-    wait_for(lambda: redis_client.hlen(WORKERS_KEY) >= processes, timeout=30, what="worker presence in Redis")
+    try:
+        wait_for(lambda: redis_client.hlen(WORKERS_KEY) >= processes, timeout=30, what="worker presence in Redis")
+    except AssertionError:
+        procs.stop_all()
+        raise
     return procs
 
 
@@ -184,6 +188,8 @@ def test_cancel_other_stops_the_running_run_and_runs_the_newer_fire(db, redis_cl
     assert "stopped at a checkpoint" in old["error"] and old["attempt_log"][-1]["status"] == "cancelled"
     newer = _run(db, schedule, _at(1), "running", timeout=10)
     assert newer["started_at"] >= old["finished_at"]
+    assert RunStore(db.engine).cancel(newer["id"]) == "stopping"  # and the worker stops at once
+    _run(db, schedule, _at(1), "cancelled", timeout=10)
 
 
 def test_allow_runs_overlapping_fires_at_the_same_time(db, redis_client, worker) -> None:

@@ -97,3 +97,9 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
     for name in ("web", "worker", "clock"):
         for line in procs.output(name).splitlines():
             json.loads(line)  # every log line of every process is one JSON object
+    access = [json.loads(line) for line in procs.output("web").splitlines() if '"http_request"' in line]
+    assert access and all(line["request_id"] and line["status"] for line in access)
+    done = [json.loads(line) for line in procs.output("worker").splitlines() if '"run_succeeded"' in line]
+    assert done and all({"tenant_id", "schedule_id", "run_id", "message_id"} <= line.keys() for line in done)
+    fired = [json.loads(line) for line in procs.output("clock").splitlines() if '"trigger_fired"' in line]
+    assert fired and all("lateness_ms" in line and line["process"] == "clock" for line in fired)

@@ -41,13 +41,19 @@ def test_api_matches_its_openapi_document(api_app, api_token) -> None:
     assert len(operations) >= 17
 
     for operation in operations:
+        fuzz_operation(operation, headers)
 
-        @given(case=operation.as_strategy())
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def fuzz(case) -> None:
-            case.call_and_validate(headers=headers, checks=CHECKS)
 
-        fuzz()
+def fuzz_operation(operation, headers: dict[str, str]) -> None:
+    # /ready answers 503 by design here (no clock or worker runs): not a server error.
+    checks = [c for c in CHECKS if not (operation.path == "/ready" and c is not_a_server_error)]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    def fuzz(case) -> None:
+        case.call_and_validate(headers=headers, checks=checks)
+
+    fuzz()
 
 
 def test_the_document_is_valid_openapi_and_covers_every_route(api_app) -> None:
@@ -58,7 +64,8 @@ def test_the_document_is_valid_openapi_and_covers_every_route(api_app) -> None:
     doc = document()
     validate(doc)
     routes = {route.uri_template for route in api_app._router._roots for route in _walk(route)}
-    assert routes - {"/openapi.json"} <= set(doc["paths"]), routes - set(doc["paths"])
+    api_routes = {r for r in routes if not r.startswith("/dashboard")}  # HTML pages, not the JSON API
+    assert api_routes - {"/openapi.json"} <= set(doc["paths"]), api_routes - set(doc["paths"])
 
 
 def _walk(node):

@@ -132,23 +132,6 @@ def test_paused_schedule_has_no_next_fire(client) -> None:
     assert response.json["paused"] is True and response.json["next_fire_at"] is None
 
 
-def test_health_reports_database_and_redis(client) -> None:
-    response = client.simulate_get("/health")
-    assert response.status_code == 200
-    assert response.json["checks"] == {"database": {"ok": True}, "redis": {"ok": True}}
-
-
-def test_health_is_503_when_redis_is_unreachable(settings, db) -> None:
-    import redis
-
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
-    client = testing.TestClient(create_app(settings, engine=db.engine, redis_client=dead))
-    response = client.simulate_get("/health")
-    assert response.status_code == 503
-    assert response.json["checks"]["redis"]["ok"] is False
-    assert response.json["checks"]["database"]["ok"] is True
-
-
 def test_interval_schedule_shows_its_next_fire_on_the_epoch_grid(client) -> None:
     body = client.simulate_put("/v1/tenants/9/schedules/i", json={"job": "noop", "every": "90m"}).json
     assert body["every"] == "1h30m" and body["cron"] is None and body["state"] == "active"
