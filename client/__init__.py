@@ -168,6 +168,52 @@ class TenantCron:
         """Make the tenant's tier-managed schedules exactly the tier's; returns what changed."""
         return self._call("PUT", self._path(tenant_id) + "/tier", json={"tier": tier, "data": data or {}})
 
+    # Ad-hoc jobs, runs and dead letters
+    def enqueue_job(
+        self,
+        tenant_id: str,
+        job: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        delay: float | str | None = None,
+        priority: str | None = None,
+        max_attempts: int | None = None,
+    ) -> dict[str, Any]:
+        """Enqueue an ad-hoc job; returns its run (follow it with ``get_run``)."""
+        body = {
+            "job": job,
+            "payload": payload or {},
+            "delay": delay,
+            "priority": priority,
+            "max_attempts": max_attempts,
+        }
+        return self._call(
+            "POST", self._path(tenant_id) + "/jobs", json={k: v for k, v in body.items() if v is not None}
+        )
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run with its attempts."""
+        return self._call("GET", f"/v1/runs/{run_id}")
+
+    def cancel_run(self, run_id: int) -> dict[str, Any]:
+        """Cancel a run not yet running, or ask a running one to stop (``outcome`` says which)."""
+        return self._call("POST", f"/v1/runs/{run_id}/cancel")
+
+    def retry_run(self, run_id: int) -> dict[str, Any]:
+        """Run a failed or cancelled run again."""
+        return self._call("POST", f"/v1/runs/{run_id}/retry")
+
+    def dead_letters(self, tenant: str | None = None, queue: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"tenant": tenant, "queue": queue, "limit": 500}.items() if v is not None}
+        return self._call("GET", "/v1/dead-letters", params=params)["items"]
+
+    def retry_dead_letters(self, letter_id: str | None = None, tenant: str | None = None) -> int:
+        """Retry one dead letter, or all of them (a tenant's); returns how many were sent again."""
+        if letter_id is not None:
+            return self._call("POST", f"/v1/dead-letters/{letter_id}/retry")["retried"]
+        params = {"tenant": tenant} if tenant else {}
+        return self._call("POST", "/v1/dead-letters/retry", params=params)["retried"]
+
     # Reads
     def runs(self, tenant_id: str, key: str, limit: int = 100) -> list[dict[str, Any]]:
         return self._call("GET", self._path(tenant_id, key) + "/runs", params={"limit": limit})["items"]

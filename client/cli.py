@@ -66,6 +66,25 @@ def _parser() -> argparse.ArgumentParser:
     tenant_pause = tenants.add_parser("pause")
     tenant_pause.add_argument("tenant")
     tenant_pause.add_argument("--note")
+
+    jobs = groups.add_parser("jobs").add_subparsers(dest="command", required=True)
+    enqueue = jobs.add_parser("enqueue", help="run a job now or after --delay")
+    enqueue.add_argument("tenant")
+    enqueue.add_argument("job")
+    enqueue.add_argument("--payload", type=json.loads, default={}, help="a JSON object")
+    enqueue.add_argument("--delay", help="seconds or a duration such as 10m")
+    enqueue.add_argument("--priority", choices=("normal", "high"))
+    enqueue.add_argument("--max-attempts", type=int)
+
+    runs = groups.add_parser("runs").add_subparsers(dest="command", required=True)
+    for name in ("get", "cancel", "retry"):
+        runs.add_parser(name).add_argument("run_id", type=int)
+
+    letters = groups.add_parser("dead-letters").add_subparsers(dest="command", required=True)
+    letters.add_parser("list").add_argument("--tenant")
+    retry = letters.add_parser("retry", help="one dead letter by id, or all (of --tenant)")
+    retry.add_argument("id", nargs="?")
+    retry.add_argument("--tenant")
     return parser
 
 
@@ -97,6 +116,21 @@ def run(args: argparse.Namespace, api: TenantCron) -> Any:
             return api.trigger(args.tenant, args.key)
         if args.command == "runs":
             return api.runs(args.tenant, args.key)
+    if args.group == "jobs":
+        return api.enqueue_job(
+            args.tenant,
+            args.job,
+            args.payload,
+            delay=args.delay,
+            priority=args.priority,
+            max_attempts=args.max_attempts,
+        )
+    if args.group == "runs":
+        return {"get": api.get_run, "cancel": api.cancel_run, "retry": api.retry_run}[args.command](args.run_id)
+    if args.group == "dead-letters":
+        if args.command == "list":
+            return api.dead_letters(tenant=args.tenant)
+        return {"retried": api.retry_dead_letters(args.id, tenant=args.tenant)}
     if args.command == "apply-tier":
         return api.apply_tier(args.tenant, args.tier, args.data)
     if args.command == "pause":

@@ -81,6 +81,10 @@ def test_schedule_created_over_http_is_fired_executed_and_recorded_once_per_fire
             listed = cli("schedules", "list", "--tenant", "42")
             assert sorted(s["key"] for s in listed) == ["ping", "sync-orders", "sync-products"]
             assert cli("schedules", "pause", "42", "sync-orders", "--note", "e2e")["paused_note"] == "e2e"
+            job = cli("jobs", "enqueue", "42", "sleep", "--payload", json.dumps({"seconds": 0.2}))
+            done = wait_for(lambda: (r := cli("runs", "get", str(job["id"])))["status"] == "succeeded" and r)
+            assert done["triggered_by"] == "api" and done["result"] == {"slept": 0.2}
+            assert cli("dead-letters", "list", "--tenant", "42") == []
         finally:
             results = procs.stop_all()
 

@@ -106,3 +106,15 @@ def test_client_lifecycle_round_trip(api) -> None:
 def test_client_retries_connection_errors_only() -> None:
     with TenantCron("http://127.0.0.1:1", retries=2, timeout=1) as api, pytest.raises(httpx.ConnectError):
         api.health()
+
+
+def test_client_enqueues_follows_cancels_and_retries_jobs(api) -> None:
+    run = api.enqueue_job("7", "noop", delay="10m", priority="high", max_attempts=2)
+    assert run["status"] == "queued" and run["priority"] == "high" and run["max_attempts"] == 2
+    assert api.cancel_run(run["id"])["outcome"] == "cancelled"
+    assert api.get_run(run["id"])["status"] == "cancelled"
+    assert api.retry_run(run["id"])["status"] == "queued"
+    assert api.dead_letters(tenant="7") == [] and api.retry_dead_letters(tenant="7") == 0
+    with pytest.raises(ApiError) as bad:
+        api.enqueue_job("7", "nope")
+    assert bad.value.status == 400 and bad.value.details[0]["field"] == "job"
