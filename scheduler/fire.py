@@ -191,15 +191,16 @@ class FanOut:
             stmt = runs_from_schedules(conn, where, fire_time, "scheduled", "missed", late, now).on_conflict_do_nothing(
                 index_elements=[runs.c.schedule_id, runs.c.fire_time]
             )
-            result = conn.execute(stmt)
-        self.metrics.inc("tenantcron_missed_fires_total", amount=max(result.rowcount, 0))
+            # Counted from RETURNING: psycopg reports no rowcount for this INSERT ... SELECT.
+            recorded = len(conn.execute(stmt.returning(runs.c.id)).all())
+        self.metrics.inc("tenantcron_missed_fires_total", amount=recorded)
         log.warning(
             "fire missed",
             extra={
                 "event": "fire_missed",
                 "trigger_key": trigger_key,
                 "fire_time": fire_time.isoformat(),
-                "schedules": result.rowcount,
+                "schedules": recorded,
             },
         )
 

@@ -131,6 +131,12 @@ def test_fires_within_the_catchup_window_coalesce_into_one_run(db, redis_client)
     assert [m["kwargs"]["fire_time"] for m in messages] == [due[-1].isoformat()]
     rows = _run_rows(db)
     assert [(r["fire_time"], r["status"]) for r in rows] == [(due[0], "missed"), (due[1], "missed")]
+    published = redis_client.hgetall("tenantcron:metrics")
+    assert float(published[b"tenantcron_missed_fires_total|{}"]) == 2
+    assert float(published[b"tenantcron_fires_total|{}"]) == 1
+    assert float(published[b'tenantcron_fire_lateness_seconds_bucket|{"le":"+Inf"}']) == 1
+    (recent,) = [json.loads(f) for f in redis_client.lrange("tenantcron:clock:recent-fires", 0, -1)]
+    assert recent["fire_time"] == due[-1].isoformat() and recent["lateness_ms"] == 30_000 and recent["messages"] == 1
 
 
 def test_fire_older_than_the_catchup_window_is_recorded_as_missed(db, redis_client) -> None:
