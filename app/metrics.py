@@ -55,18 +55,19 @@ class Metrics:
     def observe(
         self, name: str, value: float, buckets: tuple[float, ...], labels: Mapping[str, str] | None = None
     ) -> None:
-        """Add one observation to a histogram (cumulative buckets, sum and count, as Prometheus has them)."""
+        """Add one observation to a histogram: two commands, whatever the number of buckets.
+
+        Only the bucket the value falls in is counted (``{name}_bucket`` with ``le``) and the sum
+        (``{name}_sum``); the reader makes the buckets cumulative and the count, as Prometheus has them.
+        """
         if self.client is None:
             return
         labels = dict(labels or {})
+        bound = next((repr(b) for b in buckets if value <= b), "+Inf")
         try:
             pipe = self.client.pipeline(transaction=False)
-            for bound in buckets:
-                if value <= bound:
-                    pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": repr(bound)}), 1)
-            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": "+Inf"}), 1)
+            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": bound}), 1)
             pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_sum", labels), value)
-            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_count", labels), 1)
             pipe.execute()
         except redis.RedisError as exc:
             log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})

@@ -37,6 +37,7 @@ from app.cron import trigger_key  # noqa: E402
 from app.db import make_engine, migrate  # noqa: E402
 from app.embedded import EmbeddedRedis  # noqa: E402
 from app.models import apscheduler_jobs, runs, schedules  # noqa: E402
+from app.system import SYSTEM_TENANT  # noqa: E402
 
 
 def load(database_url: str, n: int, fire_at: datetime) -> float:
@@ -90,7 +91,11 @@ def clock_rss_mib(pid: int) -> float | None:
 def finished_runs(database_url: str) -> int:
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        count = conn.execute(select(func.count()).select_from(runs).where(runs.c.status == "succeeded")).scalar()
+        count = conn.execute(
+            select(func.count())
+            .select_from(runs)
+            .where(runs.c.status == "succeeded", runs.c.tenant_id != SYSTEM_TENANT)
+        ).scalar()
     engine.dispose()
     return count
 
@@ -99,9 +104,13 @@ def measure_runs(database_url: str, n: int, fire_at: datetime) -> dict:
     """Fire -> run started (claimed by a worker) lateness, and when the last run finished."""
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        rows = conn.execute(select(runs.c.schedule_id, runs.c.status, runs.c.started_at, runs.c.finished_at)).all()
+        # The herd's runs only (the system's own cron jobs may run meanwhile).
+        mine = runs.c.tenant_id != SYSTEM_TENANT
+        rows = conn.execute(
+            select(runs.c.schedule_id, runs.c.status, runs.c.started_at, runs.c.finished_at).where(mine)
+        ).all()
         per_schedule = conn.execute(
-            select(runs.c.schedule_id, func.count()).group_by(runs.c.schedule_id).having(func.count() > 1)
+            select(runs.c.schedule_id, func.count()).where(mine).group_by(runs.c.schedule_id).having(func.count() > 1)
         ).all()
     engine.dispose()
     started = sorted((r.started_at - fire_at).total_seconds() for r in rows if r.started_at)

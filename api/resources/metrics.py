@@ -17,21 +17,28 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import Engine, case, func, or_, select
 
 from api.auth import require_admin
-from app.metrics import METRICS_KEY, parse_field
+from app.metrics import DURATION_BUCKETS, LATENESS_BUCKETS, METRICS_KEY, parse_field
 from app.models import schedules
 from app.processes import CLOCKS_KEY, WORKER_STALE_AFTER, WORKERS_KEY, clock_stale_after, read
 from app.queues import queue_depths
 
-#: HELP text of the series the clock and workers publish (by family name).
-PUBLISHED = {
+#: HELP text of the counters the clock and workers publish (by family name).
+COUNTERS = {
     "tenantcron_fires": "Trigger fires the clock enqueued",
     "tenantcron_fire_messages": "Messages the clock enqueued for fires",
     "tenantcron_missed_fires": "Schedule fires recorded as missed (later than the catch-up window)",
-    "tenantcron_fire_lateness_seconds": "Seconds between a fire's time and its messages being enqueued",
     "tenantcron_runs": "Run attempts ended, by job and status",
-    "tenantcron_run_duration_seconds": "Seconds a run attempt took, by job",
     "tenantcron_dead_letters": "Dead letters reported by the dead-letter watch, by queue and job",
     "tenantcron_runs_abandoned": "Runs failed because their worker vanished",
+}
+
+#: HELP text and bucket bounds of the histograms they publish.
+HISTOGRAMS = {
+    "tenantcron_fire_lateness_seconds": (
+        "Seconds between a fire's time and its messages being enqueued",
+        LATENESS_BUCKETS,
+    ),
+    "tenantcron_run_duration_seconds": ("Seconds a run attempt took, by job", DURATION_BUCKETS),
 }
 
 
@@ -98,36 +105,36 @@ class ServiceCollector:
         for field, value in self.client.hgetall(METRICS_KEY).items():
             name, labels = parse_field(field.decode())
             series[name].append((labels, float(value)))
-        for family, help_text in PUBLISHED.items():
-            if f"{family}_count" in series:
-                yield self._histogram(family, help_text, series)
-            elif family in series or f"{family}_total" in series:
-                points = series.get(f"{family}_total", []) + series.get(family, [])
+        for family, help_text in COUNTERS.items():
+            points = series.get(f"{family}_total", []) + series.get(family, [])
+            if points:
                 names = sorted({k for labels, _ in points for k in labels})
                 counter = CounterMetricFamily(family, help_text, labels=names)
                 for labels, value in points:
                     counter.add_metric([labels.get(k, "") for k in names], value)
                 yield counter
+        for family, (help_text, bounds) in HISTOGRAMS.items():
+            if series.get(f"{family}_bucket"):
+                yield self._histogram(family, help_text, bounds, series)
 
     @staticmethod
-    def _histogram(family: str, help_text: str, series) -> HistogramMetricFamily:
-        names = sorted({k for labels, _ in series[f"{family}_count"] for k in labels})
+    def _histogram(family: str, help_text: str, bounds: tuple[float, ...], series) -> HistogramMetricFamily:
+        """Published per-bucket counts (each observation counted once, in its own bucket) made
+        cumulative, as Prometheus' buckets are."""
+        counts: dict[tuple, dict[str, float]] = defaultdict(dict)
+        for labels, value in series[f"{family}_bucket"]:
+            key = tuple(sorted((k, v) for k, v in labels.items() if k != "le"))
+            counts[key][labels["le"]] = value
+        sums = {tuple(sorted(labels.items())): value for labels, value in series.get(f"{family}_sum", [])}
+        names = sorted({k for key in counts for k, _ in key})
         histogram = HistogramMetricFamily(family, help_text, labels=names)
-        for labels, _count in series[f"{family}_count"]:
-            key = [labels.get(k, "") for k in names]
-            buckets = sorted(
-                (
-                    (b["le"], v)
-                    for b, v in series[f"{family}_bucket"]
-                    if {k: b.get(k, "") for k in names} == dict(zip(names, key, strict=True))
-                ),
-                key=lambda item: float(item[0]),
-            )
-            total = next(
-                (v for s, v in series[f"{family}_sum"] if [s.get(k, "") for k in names] == key),
-                0.0,
-            )
-            histogram.add_metric(key, buckets, total)
+        for key, per_bucket in counts.items():
+            running, buckets = 0.0, []
+            for le in [*(repr(b) for b in bounds), "+Inf"]:
+                running += per_bucket.get(le, 0.0)
+                buckets.append((le, running))
+            values = dict(key)
+            histogram.add_metric([values.get(k, "") for k in names], buckets, sums.get(key, 0.0))
         return histogram
 
 
