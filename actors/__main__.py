@@ -15,7 +15,8 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
+
+from app.shutdown import stop_on_signals
 
 log = logging.getLogger("actors.worker")
 
@@ -23,7 +24,7 @@ log = logging.getLogger("actors.worker")
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m actors", description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "2")))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "8")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("WORKER_THREADS", "16")))
     parser.add_argument("--queues", nargs="*", default=None, help="consume only these queues (default: all)")
     parser.add_argument(
         "--shutdown-timeout",
@@ -32,16 +33,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         help="seconds in-flight messages get to finish on SIGTERM before they are handed back",
     )
     return parser.parse_args(argv)
-
-
-def _on_stop(stop: threading.Event) -> None:
-    def handler(signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            log.info("stopping", extra={"event": "worker_stopping", "signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -53,8 +44,7 @@ def run_worker(args: argparse.Namespace) -> int:
     actors.broker.renew_identity()  # forked siblings must not share one identity (see actors.broker)
     # As Dramatiq's CLI does: middleware starts its per-process parts here (TimeLimit's watchdog).
     actors.broker.emit_after("process_boot")
-    stop = threading.Event()
-    _on_stop(stop)
+    stop = stop_on_signals("worker")
     worker = dramatiq.Worker(
         actors.broker, queues=set(args.queues) if args.queues else None, worker_threads=args.threads
     )
@@ -74,13 +64,11 @@ def main(argv: list[str]) -> int:
     import actors  # noqa: F401 - logging and broker set up once, before forking
 
     context = multiprocessing.get_context("fork")
-    stop = threading.Event()
-    _on_stop(stop)
+    stop = stop_on_signals("worker")
     children = [context.Process(target=lambda: sys.exit(run_worker(args)), daemon=False) for _ in range(args.processes)]
     for child in children:
         child.start()
-    while not stop.is_set():
-        stop.wait(1.0)
+    while not stop.wait(0.5):
         for i, child in enumerate(children):
             if not child.is_alive() and not stop.is_set():
                 log.error(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from dramatiq.middleware import Middleware
 
+from app.metrics import BufferedMetrics
 from app.processes import WORKERS_KEY, publish
 from app.runs import RunStore
 
@@ -55,6 +56,7 @@ class RunMonitor(Middleware):
         self._thread: threading.Thread | None = None
         self._worker_threads = 0
         self._started = time.time()
+        self.metrics: BufferedMetrics | None = None
 
     def track(self, ctx: JobContext) -> None:
         with self._lock:
@@ -79,10 +81,14 @@ class RunMonitor(Middleware):
         self._thread = threading.Thread(target=self._loop, args=(broker,), name="run-monitor", daemon=True)
         self._thread.start()
 
-    def before_worker_shutdown(self, broker: ServiceBroker, worker) -> None:
+    def after_worker_shutdown(self, broker: ServiceBroker, worker) -> None:
+        # After, not before: Dramatiq's worker threads finish their runs during shutdown, and their
+        # leases must keep being renewed (and stop requests relayed) meanwhile.
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.metrics is not None:
+            self.metrics.flush()
         try:
             broker.client.hdel(WORKERS_KEY, broker.broker_id)
         except Exception:  # Redis gone at shutdown: the entry goes stale and is ignored
@@ -104,6 +110,8 @@ class RunMonitor(Middleware):
                 except Exception as exc:
                     log.warning("run monitor: database unreachable", extra={"event": "monitor_db", "error": str(exc)})
             try:
+                if self.metrics is not None:
+                    self.metrics.flush()
                 if now >= next_beat:
                     broker.heartbeat()
                     self._publish(broker, len(running))

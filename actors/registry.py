@@ -27,15 +27,17 @@ import dramatiq
 import redis
 from dramatiq.middleware import CurrentMessage
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
+from actors.groupcommit import GroupCommit
 from actors.monitor import RunMonitor
 from app.config import Settings
 from app.db import make_engine
 from app.dispatch import Dispatcher
 from app.jobs import JOBS, PermanentJobError, RunCancelled
-from app.metrics import DURATION_BUCKETS, Metrics
+from app.metrics import DURATION_BUCKETS, BufferedMetrics
 from app.requeue import RunRequeuer
-from app.runs import Claim, Refusal, RunStore
+from app.runs import Claim, ClaimRequest, Finish, Refusal, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,9 @@ class Runtime:
     runs: RunStore | None = None
     requeuer: RunRequeuer | None = None
     monitor: RunMonitor | None = None
-    metrics: Metrics = Metrics(None)
+    claims: GroupCommit[ClaimRequest, Claim | None] | None = None
+    finishes: GroupCommit[Finish, int | None] | None = None
+    metrics: BufferedMetrics = BufferedMetrics(None)
 
 
 _runtime = Runtime()
@@ -134,6 +138,9 @@ def configure(settings: Settings, broker: dramatiq.Broker | None = None) -> None
         else make_engine(settings.database_url)
     )
     _runtime.runs = RunStore(_runtime.engine)
+    lease = timedelta(seconds=settings.run_lease)
+    _runtime.claims = GroupCommit(lambda items: _runtime.runs.claim_new_many(items, lease), name="claims")
+    _runtime.finishes = GroupCommit(_runtime.runs.finish_many, name="finishes")
     if broker is not None:
         _runtime.redis = broker.client
         _runtime.monitor = RunMonitor(
@@ -145,7 +152,9 @@ def configure(settings: Settings, broker: dramatiq.Broker | None = None) -> None
     elif _runtime.monitor is not None:
         _runtime.monitor.runs = _runtime.runs
     client = _runtime.redis
-    _runtime.metrics = Metrics(client)
+    _runtime.metrics = BufferedMetrics(client)
+    if _runtime.monitor is not None:
+        _runtime.monitor.metrics = _runtime.metrics
     _runtime.requeuer = RunRequeuer(_runtime.engine, Dispatcher(client, settings.namespace)) if client else None
 
 
@@ -162,6 +171,12 @@ def _claim(
 ) -> Claim | Refusal:
     lease = timedelta(seconds=_runtime.settings.run_lease)
     if schedule_id is not None:
+        try:  # the common case, a new run, claimed together with other threads' (group commit)
+            claim = _runtime.claims.submit(ClaimRequest(schedule_id, fired, triggered_by, message_id))
+        except IntegrityError:  # a singleton schedule's slot is taken: the overlap policy decides, below
+            claim = None
+        if claim is not None:
+            return claim
         return _runtime.runs.claim(schedule_id, fired, triggered_by=triggered_by, message_id=message_id, lease=lease)
     if run_id is not None:
         return _runtime.runs.claim_run(run_id, message_id=message_id, lease=lease)
@@ -243,7 +258,11 @@ def job_actor(name: str) -> Callable[[Callable[[JobContext, dict[str, Any]], Any
             finally:
                 if _runtime.monitor is not None:
                     _runtime.monitor.untrack(ctx)
-            waiting = _runtime.runs.finish(outcome, status, error=error, result=result, detail=ctx.detail)
+            end = Finish(outcome, status, datetime.now(UTC), error, result, ctx.detail)
+            try:
+                waiting = _runtime.finishes.submit(end)  # together with other threads' (group commit)
+            except Exception:  # the batch failed as a whole: this finish alone
+                waiting = _runtime.runs.finish_many([end])[0]
             if waiting is not None and _runtime.requeuer is not None:
                 _runtime.requeuer.enqueue([waiting])
             seconds = time.perf_counter() - started

@@ -113,7 +113,7 @@ def zone_info(name: str) -> ZoneInfo:
         )
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
         raise CronError(
             f"unknown time zone {name!r}; use an IANA name such as 'UTC', 'America/New_York' or 'Europe/Berlin'",
             field="timezone",

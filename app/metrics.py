@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Mapping
 
 import redis
@@ -71,3 +72,50 @@ class Metrics:
             pipe.execute()
         except redis.RedisError as exc:
             log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})
+
+
+class BufferedMetrics(Metrics):
+    """Metrics added up in the process and written to Redis by ``flush`` (one pipeline for all), for
+    hot paths such as a worker's per-run counts; the worker's monitor thread flushes every second.
+
+    Parameters:
+      client: Redis client, or None to publish nothing.
+    """
+
+    def __init__(self, client: redis.Redis | None):
+        super().__init__(client)
+        self._pending: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _add(self, field: str, amount: float) -> None:
+        with self._lock:
+            self._pending[field] = self._pending.get(field, 0.0) + amount
+
+    def inc(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
+        if self.client is not None:
+            self._add(_field(name, labels or {}), amount)
+
+    def observe(
+        self, name: str, value: float, buckets: tuple[float, ...], labels: Mapping[str, str] | None = None
+    ) -> None:
+        if self.client is None:
+            return
+        labels = dict(labels or {})
+        bound = next((repr(b) for b in buckets if value <= b), "+Inf")
+        self._add(_field(f"{name}_bucket", {**labels, "le": bound}), 1)
+        self._add(_field(f"{name}_sum", labels), value)
+
+    def flush(self) -> None:
+        """Write what was added since the last flush; on a Redis error it is kept for the next one."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending or self.client is None:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for field, amount in pending.items():
+                pipe.hincrbyfloat(METRICS_KEY, field, amount)
+            pipe.execute()
+        except redis.RedisError:
+            for field, amount in pending.items():
+                self._add(field, amount)

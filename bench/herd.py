@@ -158,7 +158,7 @@ def main() -> int:
         default=0,
         help="also run `python -m actors` with this many processes and measure fire -> run started/finished",
     )
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker process (with --workers)")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker process (with --workers)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="herd-"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -20,6 +19,7 @@ from app.db import make_engine
 from app.dispatch import Dispatcher
 from app.processes import CLOCK_HEARTBEAT_KEY, CLOCKS_KEY, publish
 from app.schedules import ScheduleService
+from app.shutdown import stop_on_signals
 from app.signals import CHANNEL, ChangeNotifier
 from app.system import SystemSchedules
 from scheduler.fire import FanOut, FanOutAborted, FireExecutor
@@ -54,7 +54,8 @@ class Clock:
         presence = {"id": self.id, "host": socket.gethostname(), "pid": os.getpid(), "role": role}
         publish(self.redis, CLOCKS_KEY, self.id, {**presence, "started_at": self.started_at})
 
-    def request_stop(self, *_args) -> None:
+    def request_stop(self) -> None:
+        """Stop (from another thread; the process's signals set ``stopping`` through app.shutdown)."""
         log.info("stop requested", extra={"event": "clock_stopping"})
         self.stopping.set()
 
@@ -185,6 +186,5 @@ def main() -> int:
     settings = Settings.from_env()
     configure(settings.log_level, "clock")
     clock = Clock(settings)
-    signal.signal(signal.SIGTERM, clock.request_stop)
-    signal.signal(signal.SIGINT, clock.request_stop)
+    clock.stopping = stop_on_signals("clock")
     return clock.run()

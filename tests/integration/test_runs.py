@@ -3,6 +3,8 @@
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.runs import Claim, Refusal, RunStore
 from app.schedules import ScheduleInput, ScheduleService
 from app.signals import ChangeNotifier
@@ -208,3 +210,50 @@ def test_retention_deletes_old_ended_runs_and_audit_rows_only(db) -> None:
     deleted_runs, deleted_audit = runs.delete_before(datetime.now(UTC) - timedelta(days=30))
     assert deleted_runs == 1 and deleted_audit == 0  # the schedule's audit row is new
     assert runs.get_by_id(ended.run_id) is None and runs.get_by_id(still_open.run_id) is not None
+
+
+def test_group_claims_and_finishes_agree_with_the_one_by_one_path(db) -> None:
+    """The worker's group commit: many fires claimed in one statement, many attempts ended in one
+    transaction, with the same outcomes as claim() and finish()."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.runs import ClaimRequest, Finish
+
+    runs = RunStore(db.engine)
+    service = ScheduleService(db.engine, ChangeNotifier(None))
+    ids = [
+        service.upsert(ScheduleInput.parse("t1", f"g{i}", {"job": "noop", "cron": "* * * * *"}))[0]["id"]
+        for i in range(4)
+    ]
+    buffered = _with_overlap(db, "buffer_one")
+    existing = runs.claim(ids[3], FIRE, triggered_by="scheduled", message_id="old", lease=LEASE)
+    requests = [
+        ClaimRequest(ids[0], FIRE, "scheduled", "a"),
+        ClaimRequest(ids[1], FIRE, "manual", "b"),
+        ClaimRequest(ids[0], FIRE, "scheduled", "a-again"),  # a repeated message in the same batch
+        ClaimRequest(ids[3], FIRE, "scheduled", "c"),  # its run exists: the slow path decides
+        ClaimRequest(999_999, FIRE, "scheduled", "d"),  # no such schedule
+        ClaimRequest(buffered, FIRE, "scheduled", "e"),
+    ]
+    got = runs.claim_new_many(requests, LEASE)
+    assert [type(g).__name__ for g in got] == ["Claim", "Claim", "NoneType", "NoneType", "NoneType", "Claim"]
+    assert got[0].schedule_id == ids[0] and got[0].attempt == 1 and got[0].singleton
+    assert runs.get(ids[1], FIRE)["triggered_by"] == "manual" and runs.get(ids[1], FIRE)["status"] == "running"
+    assert runs.claim(ids[3], FIRE, triggered_by="scheduled", message_id="c", lease=LEASE).reason == "held"
+    with pytest.raises(IntegrityError):  # a second running run of a singleton schedule: fall back one by one
+        runs.claim_new_many([ClaimRequest(ids[0], FIRE + timedelta(minutes=1), "scheduled", "x")], LEASE)
+
+    later = _claim(runs, buffered, 1)
+    assert later.reason == "waiting"
+    now = datetime.now(UTC)
+    woken = runs.finish_many(
+        [
+            Finish(got[0], "succeeded", now),
+            Finish(got[1], "failed", now, error="boom"),
+            Finish(got[5], "succeeded", now),
+        ]
+    )
+    assert woken == [None, None, later.run_id]
+    assert runs.get(ids[0], FIRE)["status"] == "succeeded" and runs.get(ids[1], FIRE)["error"] == "boom"
+    assert [a["status"] for a in runs.get_by_id(got[1].run_id)["attempt_log"]] == ["failed"]
+    assert existing.attempt == 1
