@@ -36,20 +36,12 @@ class GroupCommit(Generic[T, R]):
       run_batch: takes a list of requests and returns one result per request, in order; if it
         raises, every caller of that batch gets the exception (and should do its request alone).
       max_batch: most requests run together.
-      threads: batches run at once (while one waits on the database, the next one forms and goes).
-      name: the threads' name.
+      name: the thread's name.
     """
 
-    def __init__(
-        self,
-        run_batch: Callable[[list[T]], list[R]],
-        max_batch: int = 64,
-        threads: int = 1,
-        name: str = "group-commit",
-    ):
+    def __init__(self, run_batch: Callable[[list[T]], list[R]], max_batch: int = 64, name: str = "group-commit"):
         self.run_batch = run_batch
         self.max_batch = max_batch
-        self.threads = threads
         self.name = name
         self._queue: queue.SimpleQueue[_Pending[T, R]] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -72,8 +64,7 @@ class GroupCommit(Generic[T, R]):
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()
-                for _ in range(self.threads):
-                    threading.Thread(target=self._loop, name=self.name, daemon=True).start()
+                threading.Thread(target=self._loop, name=self.name, daemon=True).start()
                 self._pid = os.getpid()
 
     def _loop(self) -> None:

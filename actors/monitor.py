@@ -66,10 +66,6 @@ class RunMonitor(Middleware):
         with self._lock:
             self._running.pop(ctx.run_id, None)
 
-    def running(self) -> list[int]:
-        with self._lock:
-            return list(self._running)
-
     def after_worker_boot(self, broker: ServiceBroker, worker) -> None:
         self._worker_threads = getattr(worker, "worker_threads", 0)
         try:  # be seen at once, not a beat later

@@ -145,7 +145,7 @@ def configure(settings: Settings, broker: dramatiq.Broker | None = None) -> None
         _runtime.redis = broker.client
         _runtime.monitor = RunMonitor(
             _runtime.runs,
-            timedelta(seconds=settings.run_lease),
+            lease,
             maintenance_every=max(1.0, settings.worker_heartbeat_timeout / 6),
         )
         broker.add_middleware(_runtime.monitor)
@@ -177,7 +177,9 @@ def _claim(
             claim = None
         if claim is not None:
             return claim
-        return _runtime.runs.claim(schedule_id, fired, triggered_by=triggered_by, message_id=message_id, lease=lease)
+        return _runtime.runs.claim(
+            schedule_id, fired, triggered_by=triggered_by, message_id=message_id, lease=lease, new_tried=True
+        )
     if run_id is not None:
         return _runtime.runs.claim_run(run_id, message_id=message_id, lease=lease)
     return Refusal("gone", detail="the message names neither a schedule nor a run")

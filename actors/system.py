@@ -9,6 +9,7 @@ from typing import Any
 from actors.registry import JobContext, job_actor, runtime
 from app.deadletters import DeadLetterService
 from app.metrics import Metrics
+from app.queues import queue_depths
 
 log = logging.getLogger(__name__)
 
@@ -82,4 +83,5 @@ def dead_letter_watch(ctx: JobContext, payload: dict[str, Any]) -> dict[str, int
         metrics.inc("tenantcron_dead_letters_total", {"queue": letter.queue, "job": letter.job})
     if new:
         rt.redis.set(DEAD_LETTERS_SEEN_KEY, max(letter.dead_at_ms for letter in new))
-    return {"new": len(new), "total": sum(service.counts().values())}
+    total = sum(queue["dead"] for queue in queue_depths(rt.redis, ctx.settings.namespace))
+    return {"new": len(new), "total": total}

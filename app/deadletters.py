@@ -88,13 +88,6 @@ class DeadLetterService:
         base = f"{self.namespace}:{queue}.XQ"
         return base, f"{base}.msgs"
 
-    def counts(self) -> dict[str, int]:
-        """Dead letters per queue."""
-        pipe = self.client.pipeline(transaction=False)
-        for queue in self.queues:
-            pipe.zcard(self._keys(queue)[0])
-        return dict(zip(self.queues, pipe.execute(), strict=True))
-
     def _raw(self, queue: str, since_ms: float | None = None) -> list[tuple[str, float, dict[str, Any]]]:
         zset, msgs = self._keys(queue)
         if since_ms is None:
@@ -173,17 +166,18 @@ class DeadLetterService:
         *,
         tenant_id: str | None = None,
         queue: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         offset: int = 0,
     ) -> tuple[list[DeadLetter], int]:
-        """Dead letters newest first, filtered. Returns (page, total matching)."""
+        """Dead letters newest first, filtered. Returns (page, total matching); ``limit=None``: all of them."""
         raw = []
         for name in self.queues if queue is None else (queue,):
             raw.extend((rid, name, score, message) for rid, score, message in self._raw(name))
         if tenant_id is not None:
             raw = [item for item in raw if item[3].get("kwargs", {}).get("tenant_id") == tenant_id]
         raw.sort(key=lambda item: (item[2], item[0]), reverse=True)
-        return self._letters(raw[offset : offset + limit]), len(raw)
+        end = None if limit is None else offset + limit
+        return self._letters(raw[offset:end]), len(raw)
 
     def newer_than(self, since_ms: float) -> list[DeadLetter]:
         """Dead letters that died after ``since_ms`` (epoch milliseconds), oldest first."""

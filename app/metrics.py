@@ -46,32 +46,36 @@ class Metrics:
         self.client = client
 
     def inc(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
-        if self.client is None:
-            return
-        try:
-            self.client.hincrbyfloat(METRICS_KEY, _field(name, labels or {}), amount)
-        except redis.RedisError as exc:
-            log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})
+        self._write({_field(name, labels or {}): amount})
 
     def observe(
         self, name: str, value: float, buckets: tuple[float, ...], labels: Mapping[str, str] | None = None
     ) -> None:
-        """Add one observation to a histogram: two commands, whatever the number of buckets.
+        """Add one observation to a histogram: two fields, whatever the number of buckets.
 
         Only the bucket the value falls in is counted (``{name}_bucket`` with ``le``) and the sum
         (``{name}_sum``); the reader makes the buckets cumulative and the count, as Prometheus has them.
         """
-        if self.client is None:
-            return
         labels = dict(labels or {})
         bound = next((repr(b) for b in buckets if value <= b), "+Inf")
+        self._write({_field(f"{name}_bucket", {**labels, "le": bound}): 1, _field(f"{name}_sum", labels): value})
+
+    def _write(self, amounts: Mapping[str, float]) -> None:
+        """Add to each field, in one pipeline (a Redis failure loses them: metrics are best effort)."""
+        self._send(amounts)
+
+    def _send(self, amounts: Mapping[str, float]) -> bool:
+        if self.client is None or not amounts:
+            return True
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_bucket", {**labels, "le": bound}), 1)
-            pipe.hincrbyfloat(METRICS_KEY, _field(f"{name}_sum", labels), value)
+            for field, amount in amounts.items():
+                pipe.hincrbyfloat(METRICS_KEY, field, amount)
             pipe.execute()
+            return True
         except redis.RedisError as exc:
-            log.debug("metric not published", extra={"event": "metric_failed", "metric": name, "error": str(exc)})
+            log.debug("metrics not published", extra={"event": "metric_failed", "error": str(exc)})
+            return False
 
 
 class BufferedMetrics(Metrics):
@@ -87,35 +91,16 @@ class BufferedMetrics(Metrics):
         self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def _add(self, field: str, amount: float) -> None:
-        with self._lock:
-            self._pending[field] = self._pending.get(field, 0.0) + amount
-
-    def inc(self, name: str, labels: Mapping[str, str] | None = None, amount: float = 1) -> None:
-        if self.client is not None:
-            self._add(_field(name, labels or {}), amount)
-
-    def observe(
-        self, name: str, value: float, buckets: tuple[float, ...], labels: Mapping[str, str] | None = None
-    ) -> None:
+    def _write(self, amounts: Mapping[str, float]) -> None:
         if self.client is None:
             return
-        labels = dict(labels or {})
-        bound = next((repr(b) for b in buckets if value <= b), "+Inf")
-        self._add(_field(f"{name}_bucket", {**labels, "le": bound}), 1)
-        self._add(_field(f"{name}_sum", labels), value)
+        with self._lock:
+            for field, amount in amounts.items():
+                self._pending[field] = self._pending.get(field, 0.0) + amount
 
     def flush(self) -> None:
         """Write what was added since the last flush; on a Redis error it is kept for the next one."""
         with self._lock:
             pending, self._pending = self._pending, {}
-        if not pending or self.client is None:
-            return
-        try:
-            pipe = self.client.pipeline(transaction=False)
-            for field, amount in pending.items():
-                pipe.hincrbyfloat(METRICS_KEY, field, amount)
-            pipe.execute()
-        except redis.RedisError:
-            for field, amount in pending.items():
-                self._add(field, amount)
+        if not self._send(pending):
+            self._write(pending)

@@ -22,7 +22,7 @@ import sqlalchemy.exc
 from apscheduler.executors.base import BaseExecutor
 from sqlalchemy import Engine, or_, select, update
 
-from app.dispatch import Dispatcher, Fire, message_options
+from app.dispatch import Dispatcher, Fire, execution_options
 from app.jobs import ROUTES
 from app.metrics import LATENESS_BUCKETS, Metrics
 from app.models import runs, schedules
@@ -124,11 +124,7 @@ class FanOut:
         )
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                options = ""
-                if row[6] is not None or row[7] is not None or row[8] is not None or row[9] is not None:
-                    options = message_options(
-                        max_attempts=row[6], backoff_ms=row[7], backoff_max_ms=row[8], time_limit_ms=row[9]
-                    )
+                options = execution_options(row[6], row[7], row[8], row[9])
                 yield Fire(row[0], row[1], row[2], row[3], row[4], row[5], options)
 
     def _count_limited(self, trigger_key: str, fire_time: datetime) -> None:

@@ -286,7 +286,7 @@ class QueuesPage(Page):
             letter = self.letters.get(form["id"])
             return [letter] if letter is not None else []
         queue = form.get("queue") if form.get("queue") in QUEUES else None
-        found, _ = self.letters.list(tenant_id=form.get("tenant") or None, queue=queue, limit=1_000_000)
+        found, _ = self.letters.list(tenant_id=form.get("tenant") or None, queue=queue, limit=None)
         return found
 
     def on_post_retry(self, req: falcon.Request, resp: falcon.Response) -> None:

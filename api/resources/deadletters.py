@@ -39,7 +39,7 @@ class DeadLettersResource:
 
     def _matching(self, req: falcon.Request) -> list[DeadLetter]:
         tenant, queue = _filters(req)
-        letters, _ = self._service().list(tenant_id=tenant, queue=queue, limit=1_000_000)
+        letters, _ = self._service().list(tenant_id=tenant, queue=queue, limit=None)
         return letters
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

@@ -240,6 +240,12 @@ def test_group_claims_and_finishes_agree_with_the_one_by_one_path(db) -> None:
     assert got[0].schedule_id == ids[0] and got[0].attempt == 1 and got[0].singleton
     assert runs.get(ids[1], FIRE)["triggered_by"] == "manual" and runs.get(ids[1], FIRE)["status"] == "running"
     assert runs.claim(ids[3], FIRE, triggered_by="scheduled", message_id="c", lease=LEASE).reason == "held"
+    # The worker's fallback after a batch: starts from the existing run, and still creates a new one
+    # (its batch may have failed for another request's sake).
+    fallback = {"triggered_by": "scheduled", "message_id": "f", "lease": LEASE, "new_tried": True}
+    assert runs.claim(ids[3], FIRE, **fallback).reason == "held"
+    assert runs.claim(999_999, FIRE, **fallback).reason == "gone"
+    assert isinstance(runs.claim(ids[2], FIRE, **fallback), Claim)
     with pytest.raises(IntegrityError):  # a second running run of a singleton schedule: fall back one by one
         runs.claim_new_many([ClaimRequest(ids[0], FIRE + timedelta(minutes=1), "scheduled", "x")], LEASE)
 
